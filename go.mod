@@ -1,0 +1,3 @@
+module github.com/artifactfs/artifactfs
+
+go 1.26.8

@@ -1,0 +1,4 @@
+// Package imagepath holds the rules every in-image path obeys before
+// artifactfs looks it up: absolute, cleaned, free of NUL bytes, bounded in
+// length, and unable to climb above the image root.
+package imagepath
