@@ -1,0 +1,49 @@
+# artifactfs — `make help` lists the targets.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+GO ?= go
+BIN := bin
+# Debian packages the tests, the demo and the fuzzer need.
+APT_PACKAGES := fuse3 e2fsprogs util-linux
+FUZZTIME ?= 60s
+
+.DEFAULT_GOAL := build
+.PHONY: help deps build test test-unit test-root fuzz demo vet clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+deps: ## install what builds and tests need, when it is missing (apt packages, Go modules)
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@command -v $(GO) >/dev/null || { echo "Go not found: install Go 1.26 in /usr/local/go" >&2; exit 1; }
+	@$(GO) mod download
+
+build: ## build bin/artifactfs
+	$(GO) build -o $(BIN)/artifactfs ./cmd/artifactfs
+
+vet: ## go vet and gofmt
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt needed" >&2; exit 1; }
+
+test-unit: ## tests that need no root (node trees, parsers, path rules)
+	$(GO) test -count=1 ./internal/... ./fs/... ./cmd/...
+
+test-root: deps build ## every test, with real FUSE mounts and loop devices (needs root)
+	$(GO) test -count=1 -race -timeout 20m ./...
+
+test: deps vet build ## every test (as root: FUSE, loop devices), plus a short fuzz run
+	$(GO) test -count=1 -race -timeout 20m ./...
+	$(GO) test -run='^$$' -fuzz=FuzzImage -fuzztime=15s ./blockreader
+
+fuzz: deps ## fuzz blockreader for FUZZTIME (default 60s); crashers land in blockreader/testdata/fuzz
+	$(GO) test -run='^$$' -fuzz=FuzzImage -fuzztime=$(FUZZTIME) ./blockreader
+
+demo: deps build ## build a sample unikernel image, mount it, list and read it, unmount
+	./scripts/demo.sh $(BIN)/artifactfs
+
+clean: ## remove built binaries
+	rm -rf $(BIN)
