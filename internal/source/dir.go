@@ -115,7 +115,7 @@ func (d *Dir) openat(clean string, flags int) (int, error) {
 		case errors.Is(err, unix.EINTR), errors.Is(err, unix.EAGAIN):
 			continue // openat2 asks for a retry when a rename raced the walk
 		case errors.Is(err, unix.ELOOP):
-			return -1, fmt.Errorf("resolve %s in %s: symlink loop or more than %d links", clean, d.root, imagepath.MaxHops)
+			return -1, fmt.Errorf("resolve %s in %s: %w", clean, d.root, ErrLoop)
 		case errors.Is(err, unix.EXDEV):
 			return -1, fmt.Errorf("resolve %s in %s: crosses a mount point", clean, d.root)
 		default:

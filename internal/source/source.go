@@ -55,3 +55,7 @@ type Source interface {
 // ErrNotRegular is returned when a regular file was required and the path
 // names something else (a directory, FIFO, device or socket).
 var ErrNotRegular = errors.New("not a regular file")
+
+// ErrLoop is returned when resolving a path meets a symlink loop or more
+// symlinks than imagepath.MaxHops.
+var ErrLoop = errors.New("symlink loop or too many symlinks")

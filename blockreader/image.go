@@ -1,0 +1,266 @@
+package blockreader
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"github.com/diskfs/go-diskfs/filesystem/ext4"
+
+	"github.com/artifactfs/artifactfs/internal/imagepath"
+	"github.com/artifactfs/artifactfs/internal/source"
+)
+
+const (
+	// DefaultMaxDirSize is the largest directory read unless WithMaxDirSize
+	// says otherwise. go-diskfs reads a whole directory into memory.
+	DefaultMaxDirSize = 64 << 20
+	// DefaultMaxExtents bounds the extents of one file (16 bytes each) unless
+	// WithMaxExtents says otherwise.
+	DefaultMaxExtents = 1 << 20
+)
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	maxDirSize int64 // default DefaultMaxDirSize
+	maxExtents int   // default DefaultMaxExtents
+	verify     bool  // check metadata checksums; off only when fuzzing
+	raw        bool  // leave go-diskfs out; fuzzing only
+}
+
+// WithMaxDirSize sets the size in bytes above which a directory is refused
+// (default DefaultMaxDirSize).
+func WithMaxDirSize(n int64) Option { return func(o *options) { o.maxDirSize = n } }
+
+// WithMaxExtents sets how many extents one file may have (default
+// DefaultMaxExtents); the memory an open file holds is 16 bytes per extent.
+func WithMaxExtents(n int) Option { return func(o *options) { o.maxExtents = n } }
+
+// Image is an ext4 image file or block device opened read-only. It is safe
+// for concurrent use.
+type Image struct {
+	name string
+	f    *os.File // nil when reading from memory (tests)
+	r    io.ReaderAt
+	size int64
+	sb   *superblock
+	opts options
+	root *inode
+
+	mu  sync.Mutex // serializes go-diskfs, which is not documented as concurrency-safe
+	dfs *ext4.FileSystem
+}
+
+var _ source.Source = (*Image)(nil)
+
+// Open opens the ext4 image file or block device at path read-only
+// (O_RDONLY, no O_EXCL: a device mounted elsewhere works) and checks it
+// before use: superblock, features, geometry against the real image size,
+// and the root directory.
+func Open(path string, opts ...Option) (_ *Image, err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("open image %s: %w", path, err)
+		}
+	}()
+	defer catch(&err)
+	f, size, err := openReadOnly(path)
+	if err != nil {
+		return nil, err
+	}
+	im, err := newImage(f, size, path, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	im.f = f
+	return im, nil
+}
+
+// openReadOnly opens a regular file or block device without blocking (a
+// FIFO would hang a plain open) and returns it with its size.
+func openReadOnly(path string) (*os.File, int64, error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	size, err := fdSize(fd)
+	if err == nil {
+		err = syscall.SetNonblock(fd, false)
+	}
+	if err != nil {
+		syscall.Close(fd)
+		return nil, 0, err
+	}
+	return os.NewFile(uintptr(fd), path), size, nil
+}
+
+const blkGetSize64 = 0x80081272 // BLKGETSIZE64
+
+func fdSize(fd int) (int64, error) {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return 0, err
+	}
+	switch st.Mode & syscall.S_IFMT {
+	case syscall.S_IFREG:
+		return st.Size, nil
+	case syscall.S_IFBLK:
+		var size uint64
+		if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), blkGetSize64, uintptr(unsafe.Pointer(&size))); errno != 0 {
+			return 0, fmt.Errorf("BLKGETSIZE64: %w", errno)
+		}
+		return int64(size), nil
+	}
+	return 0, fmt.Errorf("not a regular file or block device (mode %#o)", st.Mode)
+}
+
+// newImage checks the image in r and returns it ready for lookups.
+func newImage(r io.ReaderAt, size int64, name string, opts []Option) (*Image, error) {
+	o := options{maxDirSize: DefaultMaxDirSize, maxExtents: DefaultMaxExtents, verify: true}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if size < superblockOffset+superblockSize {
+		return nil, corruptf("image of %d bytes is too small to hold a superblock", size)
+	}
+	im := &Image{name: name, r: r, size: size, opts: o}
+	var b [superblockSize]byte
+	if err := im.readFull(b[:], superblockOffset); err != nil {
+		return nil, fmt.Errorf("read superblock: %w", err)
+	}
+	sb, err := parseSuperblock(b[:], size, o.verify)
+	if err != nil {
+		return nil, err
+	}
+	im.sb = sb
+	if !o.raw {
+		if err := im.openDiskfs(); err != nil {
+			return nil, err
+		}
+	}
+	root, err := im.readInode(rootIno)
+	if err != nil {
+		return nil, fmt.Errorf("root directory: %w", err)
+	}
+	if !root.isDir() {
+		return nil, corruptf("root inode is not a directory (mode %#o)", root.mode)
+	}
+	if err := im.scanDir(root, nil); err != nil {
+		return nil, fmt.Errorf("root directory: %w", err)
+	}
+	im.root = root
+	if err := im.crossCheck(resolved{path: "/", in: root}); err != nil {
+		return nil, fmt.Errorf("root directory: %w", err)
+	}
+	return im, nil
+}
+
+// String names the image for logs and errors: "image <path>".
+func (im *Image) String() string { return "image " + im.name }
+
+// Close closes the image; files opened from it must be closed first.
+func (im *Image) Close() error {
+	if im.f == nil {
+		return nil
+	}
+	return im.f.Close()
+}
+
+// Stat returns the attributes of the file at in-image path p, following
+// symlinks (confined to the image); Info.Path is the path it resolved to.
+func (im *Image) Stat(p string) (source.Info, error) { return im.stat("stat", p, true) }
+
+// Lstat is Stat without following a final symlink; symlinks to directories
+// earlier in p are followed.
+func (im *Image) Lstat(p string) (source.Info, error) { return im.stat("lstat", p, false) }
+
+func (im *Image) stat(op, p string, follow bool) (_ source.Info, err error) {
+	defer func() { err = pathError(op, p, err) }()
+	defer catch(&err)
+	r, err := im.lookupPath(p, follow)
+	if err != nil {
+		return source.Info{}, err
+	}
+	return source.Info{
+		Path:    r.path,
+		Mode:    r.in.fileMode(),
+		Size:    int64(r.in.size),
+		ModTime: r.in.mtime,
+		Nlink:   uint32(r.in.nlink),
+		Ino:     uint64(r.in.num),
+	}, nil
+}
+
+// Readlink returns the target of the symlink at in-image path p, as stored.
+func (im *Image) Readlink(p string) (_ string, err error) {
+	defer func() { err = pathError("readlink", p, err) }()
+	defer catch(&err)
+	r, err := im.lookupPath(p, false)
+	if err != nil {
+		return "", err
+	}
+	if !r.in.isSymlink() {
+		return "", syscall.EINVAL
+	}
+	return im.readlink(r.in)
+}
+
+// Open opens the regular file at in-image path p, following symlinks. Any
+// other file type fails with an error wrapping source.ErrNotRegular; a file
+// without an extent tree fails with ErrUnsupported. It returns a *File.
+func (im *Image) Open(p string) (_ source.File, err error) {
+	defer func() { err = pathError("open", p, err) }()
+	defer catch(&err)
+	r, err := im.lookupPath(p, true)
+	if err != nil {
+		return nil, err
+	}
+	if !r.in.isRegular() {
+		return nil, fmt.Errorf("%w: %s is a %s", source.ErrNotRegular, r.path, typeName(r.in))
+	}
+	ext, err := im.extents(r.in)
+	if err != nil {
+		return nil, err
+	}
+	return im.newFile(r.in, ext, r.path), nil
+}
+
+// lookupPath cleans p, resolves it and cross-checks the result with go-diskfs.
+func (im *Image) lookupPath(p string, follow bool) (resolved, error) {
+	clean, err := imagepath.Clean(p)
+	if err != nil {
+		return resolved{}, err
+	}
+	r, err := im.resolve(clean, follow)
+	if err != nil {
+		return resolved{}, err
+	}
+	if err := im.crossCheck(r); err != nil {
+		return resolved{}, err
+	}
+	return r, nil
+}
+
+func typeName(in *inode) string {
+	switch in.typ() {
+	case modeDir:
+		return "directory"
+	case modeFIFO:
+		return "named pipe"
+	case modeChar:
+		return "character device"
+	case modeBlock:
+		return "block device"
+	case modeSocket:
+		return "socket"
+	case modeSymlink:
+		return "symlink"
+	}
+	return "regular file"
+}

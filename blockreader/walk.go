@@ -1,0 +1,119 @@
+package blockreader
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	iofs "io/fs"
+	"path"
+	"strings"
+	"syscall"
+
+	"github.com/artifactfs/artifactfs/internal/imagepath"
+)
+
+// resolved is where a path led: the in-image path with every symlink
+// replaced by its target, and the inode found there.
+type resolved struct {
+	path string
+	in   *inode
+}
+
+// resolve walks the cleaned in-image path p from the root, one component
+// at a time, following every symlink met on the way and, if follow is set,
+// a final one. Targets are confined to the image root (imagepath.JoinTarget)
+// and at most imagepath.MaxHops symlinks are followed.
+func (im *Image) resolve(p string, follow bool) (resolved, error) {
+	hops := 0
+walk:
+	for {
+		comps := imagepath.Split(p)
+		cur, curPath := im.root, "/"
+		for i, name := range comps {
+			if !cur.isDir() {
+				return resolved{}, syscall.ENOTDIR
+			}
+			ino, ftype, err := im.lookup(cur, name)
+			if err != nil {
+				return resolved{}, err
+			}
+			in, err := im.readInode(ino)
+			if err != nil {
+				return resolved{}, err
+			}
+			childPath := path.Join(curPath, name)
+			if direntTypes[ftype] != in.typ() {
+				return resolved{}, corruptf("%s: directory entry type %d disagrees with inode %d mode %#o", childPath, ftype, ino, in.mode)
+			}
+			last := i == len(comps)-1
+			if !in.isSymlink() || (last && !follow) {
+				cur, curPath = in, childPath
+				continue
+			}
+			hops++
+			if hops > imagepath.MaxHops {
+				return resolved{}, fmt.Errorf("%w (more than %d)", ErrLoop, imagepath.MaxHops)
+			}
+			target, err := im.readlink(in)
+			if err != nil {
+				return resolved{}, err
+			}
+			next := imagepath.JoinTarget(childPath, target)
+			if !last {
+				next += "/" + strings.Join(comps[i+1:], "/")
+			}
+			if p, err = imagepath.Clean(next); err != nil {
+				return resolved{}, fmt.Errorf("%s -> %q: %w", childPath, target, err)
+			}
+			continue walk
+		}
+		return resolved{path: curPath, in: cur}, nil
+	}
+}
+
+// readlink returns the target of symlink in, bounded by imagepath.MaxLen.
+// Like go-diskfs, a target shorter than 60 bytes is read from i_block (a
+// fast symlink), a longer one from its extents.
+func (im *Image) readlink(in *inode) (string, error) {
+	switch {
+	case in.size == 0:
+		return "", corruptf("inode %d: empty symlink", in.num)
+	case in.size >= imagepath.MaxLen:
+		return "", corruptf("inode %d: symlink target of %d bytes, over %d", in.num, in.size, imagepath.MaxLen-1)
+	case in.size < uint64(len(in.iblock)):
+		if in.flags&(inodeFlagExtents|inodeFlagInlineData) != 0 {
+			return "", corruptf("inode %d: short symlink with a block map", in.num)
+		}
+		return checkTarget(in, in.iblock[:in.size])
+	}
+	ext, err := im.extents(in)
+	if err != nil {
+		return "", err
+	}
+	b := make([]byte, in.size)
+	f := im.newFile(in, ext, "")
+	if _, err := f.ReadAt(b, 0); err != nil {
+		return "", fmt.Errorf("inode %d: read symlink target: %w", in.num, err)
+	}
+	return checkTarget(in, b)
+}
+
+func checkTarget(in *inode, b []byte) (string, error) {
+	if bytes.IndexByte(b, 0) >= 0 {
+		return "", corruptf("inode %d: symlink target contains a NUL byte", in.num)
+	}
+	return string(b), nil
+}
+
+// pathError wraps err for operation op on path p, marking lookups that
+// found nothing with io/fs.ErrNotExist.
+func pathError(op, p string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *iofs.PathError
+	if errors.As(err, &pe) {
+		return err
+	}
+	return &iofs.PathError{Op: op, Path: p, Err: err}
+}

@@ -1,0 +1,88 @@
+// Command artifactfs mounts, inspects and extracts a unikernel container's
+// boot artifacts (kernel, initrd, urunc.json) from an ext4 image, a block
+// device or a mounted snapshot view, read-only. See docs/cli.md.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// run executes the command line and returns the process exit code.
+func run(args []string) int {
+	root := newRootCommand()
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(os.Stderr, "artifactfs: %s\n", oneLine(err))
+	return exitCode(err)
+}
+
+func newRootCommand() *cobra.Command {
+	var logLevel string
+	root := &cobra.Command{
+		Use:   "artifactfs",
+		Short: "Serve a unikernel's boot artifacts read-only, straight from its image",
+		Long: `artifactfs exposes exactly the boot artifacts of a unikernel container image —
+the kernel, the initrd and urunc.json — read-only, from an ext4 image or block
+device (read directly, never mounted) or from a mounted snapshot view.
+
+Every command takes one source: --image PATH or --dir PATH. Without --kernel
+and --initrd the artifact paths follow urunc's rule: /urunc.json in the image
+(base64 values) names com.urunc.unikernel.binary and .initrd.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := newLogger(logLevel)
+			if err != nil {
+				return usageError(err)
+			}
+			cmd.SetContext(logger.WithContext(cmd.Context()))
+			return nil
+		},
+	}
+	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	root.AddCommand(
+		newMountCommand(),
+		newUmountCommand(),
+		newLsCommand(),
+		newCatCommand(),
+		newStatCommand(),
+		newExtractCommand(),
+	)
+	return root
+}
+
+// newLogger logs to stderr: readable console output on a terminal, JSON
+// lines otherwise.
+func newLogger(level string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil || level == "" {
+		return zerolog.Logger{}, fmt.Errorf("invalid --log-level %q (use debug, info, warn or error)", level)
+	}
+	var logger zerolog.Logger
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		logger = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05.000"})
+	} else {
+		logger = zerolog.New(os.Stderr)
+	}
+	return logger.Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// oneLine keeps an error message on one line, as the CLI contract promises.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}

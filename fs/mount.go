@@ -1,0 +1,245 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"syscall"
+	"time"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+)
+
+// Options configures a mount. Each field's comment states its default.
+type Options struct {
+	// Passthrough lets the kernel read the source files directly when the
+	// source offers host file descriptors (a directory source); Mount
+	// checks that the kernel accepts them and falls back to serving reads
+	// itself otherwise, reported by Mounted.Mode. Default false.
+	Passthrough bool
+	// AllowOther lets users other than the mounting one access the mount.
+	// Default false.
+	AllowOther bool
+	// Debug logs every FUSE request and reply (go-fuse's debug output) at
+	// zerolog debug level. Default false.
+	Debug bool
+	// FSName is the mount's source column in /proc/mounts. Default
+	// "artifactfs".
+	FSName string
+}
+
+// Tuning of every mount.
+const (
+	// cacheTimeout is how long the kernel may cache entries, attributes
+	// and failed lookups: the tree and its content never change.
+	cacheTimeout = 24 * time.Hour
+	// maxRead is the largest read request; the kernel caps it further
+	// (fs.fuse.max_pages_limit).
+	maxRead = 1 << 20
+	// maxStackDepth lets passthrough accept source files on a stacked
+	// filesystem such as overlayfs (a containerd overlay view); the price
+	// is that the mount itself cannot be an overlayfs layer, which nothing
+	// needs.
+	maxStackDepth = 2
+	// mountFlags make every mount read-only, nosuid and nodev.
+	mountFlags = syscall.MS_RDONLY | syscall.MS_NOSUID | syscall.MS_NODEV
+)
+
+// Mounted is a mounted artifact tree, returned by Mount.
+type Mounted struct {
+	mountpoint string
+	root       *Root
+	server     *fuse.Server
+	mode       string
+	ptErr      error
+	log        zerolog.Logger
+
+	done      chan struct{} // closed once the server stopped and files are closed
+	closeErr  error
+	unmountMu sync.Mutex
+}
+
+// Mount mounts root at mountpoint, read-only, nosuid and nodev, and returns
+// once the mount serves requests. A stale mount left at mountpoint by a
+// server that is gone is detached first; a live FUSE mount there is an
+// error. Mount uses mount(2) directly and falls back to fusermount3 when
+// that is not permitted. A Root is mounted at most once.
+func Mount(ctx context.Context, mountpoint string, root *Root, opts Options) (*Mounted, error) {
+	mp, err := canonicalMountpoint(mountpoint)
+	if err != nil {
+		return nil, err
+	}
+	if opts.FSName == "" {
+		opts.FSName = "artifactfs"
+	}
+	log := zerolog.Ctx(ctx).With().Str("mountpoint", mp).Str("source", root.src.String()).Logger()
+	if root.mounted.Load() {
+		return nil, fmt.Errorf("mount %s: the tree was mounted before", mp)
+	}
+	if cleaned, err := CleanStale(mp); err != nil {
+		return nil, err
+	} else if cleaned {
+		log.Warn().Msg("detached a stale FUSE mount whose server was gone")
+	}
+	if err := checkNotMounted(mp); err != nil {
+		return nil, err
+	}
+	// go-fuse attaches the tree to one server for good.
+	if !root.mounted.CompareAndSwap(false, true) {
+		return nil, fmt.Errorf("mount %s: the tree was mounted before", mp)
+	}
+	root.log = log
+
+	// Hold opens back until the serving mode is known.
+	root.modeMu.Lock()
+	defer root.modeMu.Unlock()
+	start := time.Now()
+	server, how, err := newServer(mp, root, opts, log)
+	if err != nil {
+		return nil, err
+	}
+	m := &Mounted{mountpoint: mp, root: root, server: server, mode: ModeServer, log: log, done: make(chan struct{})}
+	go m.serve()
+	if err := server.WaitMount(); err != nil {
+		_ = m.Unmount()
+		return nil, fmt.Errorf("mount %s: %w", mp, err)
+	}
+	if opts.Passthrough {
+		if m.ptErr = root.probePassthrough(server); m.ptErr == nil {
+			m.mode = ModePassthrough
+		}
+	}
+	root.passthrough.Store(m.mode == ModePassthrough)
+	ev := log.Info()
+	if m.ptErr != nil && !errors.Is(m.ptErr, ErrNoHostFd) {
+		ev = log.Warn()
+	}
+	ev.Str("mode", m.mode).AnErr("passthrough_error", m.ptErr).Str("via", how).
+		Dur("setup", time.Since(start)).Msg("mounted")
+	return m, nil
+}
+
+// newServer mounts the tree and performs the FUSE handshake, with
+// mount(2) and then, if that is not permitted, with fusermount3.
+func newServer(mp string, root *Root, opts Options, log zerolog.Logger) (*fuse.Server, string, error) {
+	timeout := cacheTimeout
+	raw := fusefs.NewNodeFS(root, &fusefs.Options{
+		EntryTimeout:    &timeout,
+		AttrTimeout:     &timeout,
+		NegativeTimeout: &timeout,
+		NullPermissions: true, // mode 0 stays 0
+		Logger:          goFuseLogger(log),
+	})
+	mo := fuse.MountOptions{
+		AllowOther:        opts.AllowOther,
+		Options:           []string{"ro", "nosuid", "nodev", "default_permissions"},
+		DirectMountStrict: true,
+		DirectMountFlags:  mountFlags,
+		FsName:            opts.FSName,
+		Name:              "artifactfs",
+		MaxWrite:          maxRead,
+		MaxStackDepth:     maxStackDepth,
+		DisableXAttrs:     true,
+		Debug:             opts.Debug,
+		Logger:            goFuseLogger(log),
+		PanicHandler:      panicHandler(log),
+	}
+	server, err := fuse.NewServer(raw, mp, &mo)
+	how := "mount(2)"
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		log.Debug().Err(err).Msg("direct mount not permitted, trying fusermount3")
+		mo.DirectMountStrict = false
+		server, err = fuse.NewServer(raw, mp, &mo)
+		how = "fusermount3"
+	}
+	if err != nil {
+		// A failed handshake leaves a dead mount behind.
+		_, _ = CleanStale(mp)
+		return nil, "", fmt.Errorf("mount %s via %s: %w", mp, how, err)
+	}
+	return server, how, nil
+}
+
+// checkNotMounted refuses a mountpoint where a live FUSE filesystem is
+// already mounted: mounting on top would hide it. Only statfs and stat are
+// needed in the common case, not the mount table.
+func checkNotMounted(mp string) error {
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(mp, &sfs); err != nil {
+		return fmt.Errorf("mountpoint %s: %w", mp, err)
+	}
+	if sfs.Type != unix.FUSE_SUPER_MAGIC {
+		return nil
+	}
+	if e, ok, err := findMount(mp); err != nil {
+		return err
+	} else if ok {
+		return fmt.Errorf("mountpoint %s: a %s filesystem from %s is already mounted there", mp, e.FSType, e.Source)
+	}
+	return nil
+}
+
+// serve runs the FUSE server until the mount goes away, then closes the
+// source files the tree opened.
+func (m *Mounted) serve() {
+	m.server.Serve()
+	m.closeErr = m.root.closeFiles()
+	if m.closeErr != nil {
+		m.log.Warn().Err(m.closeErr).Msg("close artifact files")
+	}
+	m.log.Info().Msg("unmounted")
+	close(m.done)
+}
+
+// Mode reports who serves reads: ModePassthrough (the kernel reads the
+// source files directly) or ModeServer (this process).
+func (m *Mounted) Mode() string { return m.mode }
+
+// PassthroughErr tells why a mount asked for passthrough serves in
+// ModeServer (wrapping ErrNoHostFd for a source without host files); nil
+// when passthrough is used or was not asked for.
+func (m *Mounted) PassthroughErr() error { return m.ptErr }
+
+// Mountpoint returns the absolute path the tree is mounted at.
+func (m *Mounted) Mountpoint() string { return m.mountpoint }
+
+// Unmount unmounts the tree and waits for the server to stop. When a file
+// on the mount is still open, it detaches the mount instead (MNT_DETACH):
+// the path is free at once, the open files are served until closed, and
+// the returned error wraps ErrDetached. Unmounting an unmounted tree is a
+// no-op.
+func (m *Mounted) Unmount() error {
+	m.unmountMu.Lock()
+	defer m.unmountMu.Unlock()
+	select {
+	case <-m.done:
+		return nil
+	default:
+	}
+	err := unmountPath(m.mountpoint, false)
+	switch {
+	case err == nil:
+		<-m.done
+		return nil
+	case errors.Is(err, unix.EBUSY):
+		if err := unmountPath(m.mountpoint, true); err != nil {
+			return fmt.Errorf("unmount %s: busy, and detaching failed: %w", m.mountpoint, err)
+		}
+		m.log.Warn().Msg("mount busy: detached lazily; open files are served until closed")
+		return fmt.Errorf("unmount %s: %w", m.mountpoint, ErrDetached)
+	case errors.Is(err, unix.EINVAL):
+		// Not mounted any more: unmounted from outside, or already
+		// detached. The server stops once the kernel lets go.
+		return nil
+	default:
+		return fmt.Errorf("unmount %s: %w", m.mountpoint, err)
+	}
+}
+
+// Wait blocks until the tree is unmounted, by Unmount or from outside
+// (umount), and the server has stopped.
+func (m *Mounted) Wait() { <-m.done }

@@ -1,0 +1,143 @@
+package fs
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+var (
+	// ErrNotMounted is returned by Unmount when nothing is mounted at the
+	// path.
+	ErrNotMounted = errors.New("not a mount point")
+	// ErrNotArtifactfs is returned by Unmount when the mount at the path
+	// is not an artifactfs mount.
+	ErrNotArtifactfs = errors.New("not an artifactfs mount")
+	// ErrDetached is returned by Mounted.Unmount when a file on the mount was
+	// still open: the mount was detached lazily (MNT_DETACH), so the path
+	// is free, and the open files are served until they are closed.
+	ErrDetached = errors.New("mount busy, detached lazily")
+)
+
+// maxStacked bounds how many stale mounts stacked on one path CleanStale
+// removes.
+const maxStacked = 8
+
+// CleanStale detaches a stale FUSE mount at mountpoint: one whose server is
+// gone, so that every access fails with ENOTCONN. It reports whether it
+// detached anything. A healthy mount or a plain directory is left alone.
+func CleanStale(mountpoint string) (bool, error) {
+	mp, err := canonicalMountpoint(mountpoint)
+	if err != nil {
+		return false, err
+	}
+	cleaned := false
+	for i := 0; i < maxStacked; i++ {
+		stale, err := isStale(mp)
+		if err != nil || !stale {
+			return cleaned, err
+		}
+		e, ok, err := findMount(mp)
+		if err != nil {
+			return cleaned, err
+		}
+		if !ok || !strings.HasPrefix(e.FSType, "fuse") {
+			return cleaned, fmt.Errorf("%s: not connected, but no FUSE mount is there", mp)
+		}
+		if err := unmountPath(mp, true); err != nil {
+			return cleaned, fmt.Errorf("detach stale mount %s: %w", mp, err)
+		}
+		cleaned = true
+	}
+	return cleaned, fmt.Errorf("%s: more than %d stale mounts stacked", mp, maxStacked)
+}
+
+// isStale reports whether path is the root of a FUSE mount whose server is
+// gone. It asks statfs, which FUSE always sends to the server: a stat can
+// be answered from the kernel's attribute cache long after the server
+// died. A missing path is not stale.
+func isStale(path string) (bool, error) {
+	var st unix.Statfs_t
+	err := unix.Statfs(path, &st)
+	switch {
+	case err == nil, errors.Is(err, unix.ENOENT):
+		return false, nil
+	case errors.Is(err, unix.ENOTCONN), errors.Is(err, unix.ECONNABORTED):
+		return true, nil
+	default:
+		return false, fmt.Errorf("statfs %s: %w", path, err)
+	}
+}
+
+// Unmount unmounts the artifactfs mount at mountpoint, served by this or
+// another process. A stale mount (server gone) is detached. When a file on
+// the mount is open, it fails with an error wrapping syscall.EBUSY, unless
+// lazy is set: then the mount is detached (MNT_DETACH) and its server exits
+// once the last file is closed.
+func Unmount(mountpoint string, lazy bool) error {
+	mp, err := canonicalMountpoint(mountpoint)
+	if err != nil {
+		return err
+	}
+	e, ok, err := findMount(mp)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("unmount %s: %w", mp, ErrNotMounted)
+	}
+	if e.FSType != fsType {
+		return fmt.Errorf("unmount %s: %w (it is %s from %s)", mp, ErrNotArtifactfs, e.FSType, e.Source)
+	}
+	if stale, err := isStale(mp); err == nil && stale {
+		if err := unmountPath(mp, true); err != nil {
+			return fmt.Errorf("detach stale mount %s: %w", mp, err)
+		}
+		return nil
+	}
+	err = unmountPath(mp, false)
+	if err != nil && lazy {
+		// Busy, or refused by fusermount3 for a reason it only prints.
+		err = unmountPath(mp, true)
+	}
+	if errors.Is(err, unix.EBUSY) {
+		return fmt.Errorf("unmount %s: %w (a file on it is open; detach lazily to free the path now)", mp, err)
+	}
+	if err != nil {
+		return fmt.Errorf("unmount %s: %w", mp, err)
+	}
+	return nil
+}
+
+// unmountPath unmounts mp with umount2, lazily if detach is set. Without
+// the privilege for that (EPERM), it asks fusermount3, which lets a user
+// unmount their own FUSE mounts.
+func unmountPath(mp string, detach bool) error {
+	flags := 0
+	if detach {
+		flags = unix.MNT_DETACH
+	}
+	err := unix.Unmount(mp, flags)
+	if !errors.Is(err, unix.EPERM) {
+		return err
+	}
+	bin, lookErr := exec.LookPath("fusermount3")
+	if lookErr != nil {
+		return err
+	}
+	args := []string{"-u", "-q"}
+	if detach {
+		args = append(args, "-z")
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, append(args, "--", mp)...)
+	cmd.Stderr = &stderr
+	if runErr := cmd.Run(); runErr != nil {
+		return fmt.Errorf("fusermount3 %s: %w: %s", strings.Join(args, " "), runErr, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
