@@ -87,7 +87,7 @@ func (r *Root) addFile(p string) error {
 		return fmt.Errorf("artifact %s: %w", clean, err)
 	}
 	if !info.Mode.IsRegular() {
-		return fmt.Errorf("artifact %s in %s: %w (%s)", clean, r.src, source.ErrNotRegular, typeName(info))
+		return fmt.Errorf("artifact %s in %s: %w (%s)", clean, r.src, source.ErrNotRegular, source.TypeName(info.Mode))
 	}
 	names := imagepath.Split(clean)
 	dir := ""
@@ -114,7 +114,7 @@ func (r *Root) statDir(dir string) error {
 		return fmt.Errorf("directory %s: %w", dir, err)
 	}
 	if !info.Mode.IsDir() {
-		return fmt.Errorf("%s in %s is not a directory (%s)", dir, r.src, typeName(info))
+		return fmt.Errorf("%s in %s is not a directory (%s)", dir, r.src, source.TypeName(info.Mode))
 	}
 	r.dirInfo[dir] = info
 	return nil

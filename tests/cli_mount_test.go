@@ -16,30 +16,6 @@ import (
 	"github.com/artifactfs/artifactfs/internal/testimage"
 )
 
-// requireFUSE skips when this machine cannot mount FUSE, saying why.
-func requireFUSE(t *testing.T) {
-	t.Helper()
-	testimage.RequireRoot(t, "FUSE mounts")
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		t.Skipf("no /dev/fuse: %v", err)
-	}
-}
-
-// mounted reports whether mountpoint appears in /proc/self/mountinfo.
-func mounted(t *testing.T, mountpoint string) bool {
-	t.Helper()
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) > 4 && f[4] == mountpoint {
-			return true
-		}
-	}
-	return false
-}
-
 // mountBackground mounts with the CLI in the background and unmounts in
 // cleanup, failing the test if the mount is left behind.
 func mountBackground(t *testing.T, args ...string) string {
@@ -50,7 +26,7 @@ func mountBackground(t *testing.T, args ...string) string {
 		t.Fatalf("mount: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	t.Cleanup(func() {
-		if mounted(t, mnt) {
+		if fuseIsMounted(t, mnt) {
 			if r := cli(t, "umount", mnt); r.code != 0 {
 				t.Errorf("umount in cleanup: %s", r.stderr)
 				exec.Command("umount", "-l", mnt).Run()
@@ -63,16 +39,16 @@ func mountBackground(t *testing.T, args ...string) string {
 
 func waitUnmounted(t *testing.T, mnt string) {
 	t.Helper()
-	for i := 0; i < 100 && mounted(t, mnt); i++ {
+	for i := 0; i < 100 && fuseIsMounted(t, mnt); i++ {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if mounted(t, mnt) {
+	if fuseIsMounted(t, mnt) {
 		t.Errorf("%s still mounted", mnt)
 	}
 }
 
 func TestCLIMountBackgroundReadUmount(t *testing.T) {
-	requireFUSE(t)
+	fuseRequire(t)
 	tree := sampleTree(t, nil)
 	img := testimage.Mkfs(t, tree, 16)
 	for _, src := range [][]string{{"--image", img}, {"--dir", tree}} {
@@ -99,7 +75,7 @@ func TestCLIMountBackgroundReadUmount(t *testing.T) {
 }
 
 func TestCLIMountForegroundSIGTERM(t *testing.T) {
-	requireFUSE(t)
+	fuseRequire(t)
 	img := testimage.Mkfs(t, sampleTree(t, nil), 16)
 	mnt := t.TempDir()
 	cmd := exec.Command(artifactfsBin(t), "mount", "--image", img, mnt)
@@ -109,15 +85,15 @@ func TestCLIMountForegroundSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() {
-		if mounted(t, mnt) {
+		if fuseIsMounted(t, mnt) {
 			exec.Command("umount", "-l", mnt).Run()
 		}
 	}()
 	deadline := time.Now().Add(10 * time.Second)
-	for !mounted(t, mnt) && time.Now().Before(deadline) {
+	for !fuseIsMounted(t, mnt) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if !mounted(t, mnt) {
+	if !fuseIsMounted(t, mnt) {
 		cmd.Process.Kill()
 		t.Fatalf("not mounted after 10s: %s", stderr.String())
 	}
@@ -133,7 +109,7 @@ func TestCLIMountForegroundSIGTERM(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatal("server did not exit 10s after SIGTERM")
 	}
-	if mounted(t, mnt) {
+	if fuseIsMounted(t, mnt) {
 		t.Fatal("still mounted after SIGTERM")
 	}
 	if !strings.Contains(stderr.String(), `"mode":"server"`) {
@@ -144,7 +120,7 @@ func TestCLIMountForegroundSIGTERM(t *testing.T) {
 // TestCLILargeFragmentedKernel is the acceptance case: a 256 MiB kernel in
 // hundreds of extents reads back identical at every offset through the mount.
 func TestCLILargeFragmentedKernel(t *testing.T) {
-	requireFUSE(t)
+	fuseRequire(t)
 	if testing.Short() {
 		t.Skip("-short: skips the 256 MiB image")
 	}

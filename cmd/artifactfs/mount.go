@@ -74,6 +74,11 @@ func serve(ctx context.Context, sf *sourceFlags, mf *mountFlags, mountpoint stri
 		}
 	}()
 	log := zerolog.Ctx(ctx)
+	// Catch signals before mounting, so one that arrives while the mount
+	// comes up still unmounts it.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
 	src, set, err := sf.open()
 	if err != nil {
 		return err
@@ -97,9 +102,6 @@ func serve(ctx context.Context, sf *sourceFlags, mf *mountFlags, mountpoint stri
 		ready = nil
 	}
 
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(signals)
 	done := make(chan struct{})
 	go func() { m.Wait(); close(done) }()
 	select {

@@ -152,7 +152,7 @@ func (s *Set) add(src source.Source, kind Kind, p string, maxSize int64) error {
 		return fmt.Errorf("%s %s: %w", kind, clean, err)
 	}
 	if !info.Mode.IsRegular() {
-		return fmt.Errorf("%s %s: %w (%s)", kind, clean, source.ErrNotRegular, describeType(info.Mode))
+		return fmt.Errorf("%s %s: %w (%s)", kind, clean, source.ErrNotRegular, source.TypeName(info.Mode))
 	}
 	if info.Size > maxSize {
 		return fmt.Errorf("%s %s: %w: %d bytes, cap %d", kind, clean, ErrTooLarge, info.Size, maxSize)
@@ -172,7 +172,7 @@ func readConfig(src source.Source, p string) (*source.Info, Config, error) {
 		return nil, nil, fmt.Errorf("config %s: %w", p, err)
 	}
 	if !info.Mode.IsRegular() {
-		return nil, nil, fmt.Errorf("config %s: %w (%s)", p, source.ErrNotRegular, describeType(info.Mode))
+		return nil, nil, fmt.Errorf("config %s: %w (%s)", p, source.ErrNotRegular, source.TypeName(info.Mode))
 	}
 	if info.Size > MaxConfigSize {
 		return nil, nil, fmt.Errorf("config %s: %w: %d bytes, cap %d", p, ErrTooLarge, info.Size, MaxConfigSize)
@@ -202,22 +202,6 @@ func noKernel(origin, configPath string) error {
 	default:
 		return fmt.Errorf("%w: the image has no %s and no --kernel was given", ErrNoKernel, configPath)
 	}
-}
-
-func describeType(m iofs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&iofs.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&iofs.ModeDevice != 0:
-		return "a device"
-	case m&iofs.ModeSocket != 0:
-		return "a socket"
-	case m&iofs.ModeSymlink != 0:
-		return "a symlink"
-	}
-	return "type " + m.Type().String()
 }
 
 func firstNonEmpty(values ...string) string {

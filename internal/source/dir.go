@@ -87,7 +87,7 @@ func (d *Dir) Open(p string) (File, error) {
 		return nil, fmt.Errorf("stat %s in %s: %w", clean, d.root, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, fmt.Errorf("%s in %s: %w (%s)", clean, d.root, ErrNotRegular, fileMode(st.Mode).Type())
+		return nil, fmt.Errorf("%s in %s: %w (%s)", clean, d.root, ErrNotRegular, TypeName(fileMode(st.Mode)))
 	}
 	fd, err := d.openat(clean, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY)
 	if err != nil {

@@ -59,3 +59,26 @@ var ErrNotRegular = errors.New("not a regular file")
 // ErrLoop is returned when resolving a path meets a symlink loop or more
 // symlinks than imagepath.MaxHops.
 var ErrLoop = errors.New("symlink loop or too many symlinks")
+
+// TypeName names the file type of mode for error messages, e.g. "directory"
+// or "FIFO".
+func TypeName(mode iofs.FileMode) string {
+	switch t := mode.Type(); {
+	case t == 0:
+		return "regular file"
+	case t&iofs.ModeDir != 0:
+		return "directory"
+	case t&iofs.ModeSymlink != 0:
+		return "symlink"
+	case t&iofs.ModeNamedPipe != 0:
+		return "FIFO"
+	case t&iofs.ModeSocket != 0:
+		return "socket"
+	case t&iofs.ModeCharDevice != 0:
+		return "character device"
+	case t&iofs.ModeDevice != 0:
+		return "block device"
+	default:
+		return "irregular file"
+	}
+}
