@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -10,14 +9,12 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -77,7 +74,12 @@ func fuseDirSource(t *testing.T, dir string) *source.Dir {
 
 // fuseLogger returns a context whose zerolog logger writes into the test log.
 func fuseLogger(t *testing.T) context.Context {
-	l := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel).With().Timestamp().Logger()
+	return fuseLoggerTo(zerolog.NewTestWriter(t))
+}
+
+// fuseLoggerTo returns a context whose zerolog logger writes to w.
+func fuseLoggerTo(w io.Writer) context.Context {
+	l := zerolog.New(w).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 	return l.WithContext(context.Background())
 }
 
@@ -118,9 +120,18 @@ func fuseIsMounted(t *testing.T, mountpoint string) bool {
 // mount at mountpoint as "MOUNTOPTS SUPEROPTS FSTYPE", or "".
 func fuseMountOptions(t *testing.T, mountpoint string) string {
 	t.Helper()
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	opts, err := fuseReadMountOptions(mountpoint)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return opts
+}
+
+// fuseReadMountOptions is fuseMountOptions for callers without a test.
+func fuseReadMountOptions(mountpoint string) (string, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "", err
 	}
 	found := ""
 	for _, line := range strings.Split(string(data), "\n") {
@@ -134,7 +145,7 @@ func fuseMountOptions(t *testing.T, mountpoint string) string {
 			}
 		}
 	}
-	return found
+	return found, nil
 }
 
 func fuseRequireUnmounted(t *testing.T, mnt string) {
@@ -161,21 +172,33 @@ func fuseFind(t *testing.T, mnt string) []string {
 // sha256 with the original.
 func fuseCheckContent(t *testing.T, mnt string) {
 	t.Helper()
+	if err := fuseReadArtifacts(mnt); err != nil {
+		t.Error(err)
+	}
+}
+
+// fuseReadArtifacts is fuseCheckContent for callers without a test: it
+// returns every difference it finds.
+func fuseReadArtifacts(mnt string) error {
+	var errs []error
 	for name, want := range fuseArtifacts {
 		f, err := os.Open(filepath.Join(mnt, name))
 		if err != nil {
-			t.Fatal(err)
+			errs = append(errs, err)
+			continue
 		}
 		h := sha256.New()
 		n, err := io.Copy(h, f)
 		f.Close()
 		if err != nil {
-			t.Fatalf("read %s: %v", name, err)
+			errs = append(errs, fmt.Errorf("read %s: %w", name, err))
+			continue
 		}
 		if got, want := fmt.Sprintf("%x", h.Sum(nil)), testimage.SHA256(want); got != want || n != int64(len(fuseArtifacts[name])) {
-			t.Errorf("%s: read %d bytes sha256 %s; want %d bytes %s", name, n, got, len(fuseArtifacts[name]), want)
+			errs = append(errs, fmt.Errorf("%s: read %d bytes sha256 %s; want %d bytes %s", name, n, got, len(fuseArtifacts[name]), want))
 		}
 	}
+	return errors.Join(errs...)
 }
 
 // fuseConcurrentReads runs readers goroutines, each reading random ranges
@@ -219,58 +242,6 @@ func fuseConcurrentReads(t *testing.T, mnt string, readers, reads int) {
 	for err := range errs {
 		t.Error(err)
 	}
-}
-
-// fuseServerEnv and fuseServerDirEnv name the mountpoint a re-executed
-// test binary serves and the directory it serves from.
-const (
-	fuseServerEnv    = "ARTIFACTFS_TEST_FUSE_SERVER"
-	fuseServerDirEnv = "ARTIFACTFS_TEST_FUSE_SERVER_DIR"
-	fuseSelfCheckEnv = "ARTIFACTFS_TEST_FUSE_SELF_CHECK"
-)
-
-// fuseStartServer re-executes the test binary as a mount server (see
-// TestFuseHelperServer) serving dir at mnt, and waits for its "ready" line.
-func fuseStartServer(t *testing.T, dir, mnt string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFuseHelperServer$", "-test.v")
-	cmd.Env = append(os.Environ(), fuseServerEnv+"="+mnt, fuseServerDirEnv+"="+dir)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if line := sc.Text(); line == "fuse-server ready" {
-				ready <- nil
-				io.Copy(io.Discard, stdout)
-				return
-			} else if strings.HasPrefix(line, "fuse-server error") {
-				ready <- errors.New(line)
-				return
-			}
-		}
-		ready <- errors.New("mount server exited before it was ready")
-	}()
-	select {
-	case err := <-ready:
-		if err != nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatal(err)
-		}
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatal("mount server not ready after 30s")
-	}
-	return cmd
 }
 
 // fuseMountSource returns the source column of the topmost mount at

@@ -6,19 +6,8 @@ import (
 
 	"github.com/artifactfs/artifactfs/blockreader"
 	"github.com/artifactfs/artifactfs/fs"
-	"github.com/artifactfs/artifactfs/internal/source"
 	"github.com/artifactfs/artifactfs/internal/testimage"
 )
-
-func init() {
-	fuseMeasureSources = append(fuseMeasureSources, struct {
-		name string
-		open func(t *testing.T, root string) source.Source
-		opts fs.Options
-	}{"image", func(t *testing.T, root string) source.Source {
-		return fuseImageSource(t, testimage.Mkfs(t, root, 2*fuseTreeMiB(t, root)+64))
-	}, fs.Options{Passthrough: true}})
-}
 
 // fuseImageSource opens an ext4 image with blockreader, closed at the end
 // of the test.

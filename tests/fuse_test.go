@@ -2,7 +2,6 @@ package tests
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,42 +14,6 @@ import (
 	"github.com/artifactfs/artifactfs/fs"
 	"github.com/artifactfs/artifactfs/internal/source"
 )
-
-// TestFuseHelperServer is not a test: re-executed by fuseStartServer, it
-// mounts a directory source and serves it until it is killed; with
-// fuseSelfCheckEnv set it instead reads the mount, unmounts and reports.
-func TestFuseHelperServer(t *testing.T) {
-	mnt, dir := os.Getenv(fuseServerEnv), os.Getenv(fuseServerDirEnv)
-	if mnt == "" {
-		t.Skip("runs only as the mount server of other tests")
-	}
-	m, err := fuseHelperMount(t, dir, mnt)
-	if err != nil {
-		fmt.Println("fuse-server error", err)
-		return
-	}
-	if os.Getenv(fuseSelfCheckEnv) == "" {
-		fmt.Println("fuse-server ready")
-		m.Wait()
-		return
-	}
-	fuseCheckContent(t, mnt)
-	opts := fuseMountOptions(t, mnt)
-	err = m.Unmount()
-	fmt.Printf("fuse-server ready mode=%s options=%q unmount=%v failed=%v\n", m.Mode(), opts, err, t.Failed())
-}
-
-func fuseHelperMount(t *testing.T, dir, mnt string) (*fs.Mounted, error) {
-	src, err := source.OpenDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	root, err := fs.New(src, fuseArtifactPaths)
-	if err != nil {
-		return nil, err
-	}
-	return fs.Mount(fuseLogger(t), mnt, root, fs.Options{Passthrough: true})
-}
 
 func TestFuseDirSource(t *testing.T) {
 	fuseRequire(t)
