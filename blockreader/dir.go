@@ -17,7 +17,13 @@ type visitFunc func(name []byte, ino uint32, ftype uint8) error
 
 // lookup returns the inode number and entry file type of name in dir. A
 // name that appears twice is corruption: go-diskfs might pick the other one.
-func (im *Image) lookup(dir *inode, name string) (uint32, uint8, error) {
+// The directory's size is taken from *budget, the directory bytes one path
+// resolution may read: directories may share blocks, so a small hostile
+// image can describe a deep path of large directories.
+func (im *Image) lookup(dir *inode, name string, budget *int64) (uint32, uint8, error) {
+	if *budget -= int64(min(dir.size, uint64(im.opts.maxDirSize))); *budget < 0 {
+		return 0, 0, unsupportedf("resolving the path reads more than %d bytes of directories", scanBudget(im.opts))
+	}
 	var (
 		ino   uint32
 		ftype uint8
@@ -41,6 +47,9 @@ func (im *Image) lookup(dir *inode, name string) (uint32, uint8, error) {
 	}
 	return ino, ftype, nil
 }
+
+// scanBudget is how many directory bytes one path resolution may read.
+func scanBudget(o options) int64 { return 4 * o.maxDirSize }
 
 // dirExtents returns the extents of directory dir, checking that they cover
 // its size exactly from block 0, without holes or unwritten blocks (go-diskfs

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+
+	"github.com/artifactfs/artifactfs/internal/source"
 )
 
 var (
@@ -15,8 +17,9 @@ var (
 	// images, including a panic inside go-diskfs.
 	ErrCorrupt = errors.New("corrupt ext4 image")
 	// ErrLoop is wrapped when resolving a path meets a symlink loop or more
-	// than imagepath.MaxHops symlinks.
-	ErrLoop = errors.New("too many levels of symbolic links")
+	// than imagepath.MaxHops symlinks. It is source.ErrLoop, so either
+	// matches with errors.Is.
+	ErrLoop = source.ErrLoop
 )
 
 // rebuildHint ends every ErrUnsupported message about the image as a whole.

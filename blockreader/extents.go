@@ -29,7 +29,7 @@ type extentWalker struct {
 	im       *Image
 	in       *inode
 	out      []extent
-	nodes    uint64 // tree blocks read
+	nodes    int    // tree blocks read
 	budget   uint64 // blocks the tree may claim: i_blocks, bounded by the image
 	used     uint64 // blocks claimed so far: tree nodes plus extent lengths
 	next     uint64 // first file block the next extent may start at
@@ -97,7 +97,9 @@ func (w *extentWalker) node(b []byte, want int) error {
 		if err := w.claim(pblk, 1); err != nil {
 			return err
 		}
-		w.nodes++
+		if w.nodes++; len(w.out)+w.nodes > w.maxCount {
+			return unsupportedf("more than %d extents and tree nodes", w.maxCount)
+		}
 		child, err := w.read(pblk, depth-1)
 		if err != nil {
 			return err
@@ -131,8 +133,8 @@ func (w *extentWalker) leaf(b []byte, entries int) error {
 			return corruptf("extent at file block %d overlaps or is out of order", x.lblk)
 		case uint64(x.lblk)+uint64(n) > 1<<32:
 			return corruptf("extent past the last file block")
-		case len(w.out) >= w.maxCount:
-			return corruptf("more than %d extents", w.maxCount)
+		case len(w.out)+w.nodes >= w.maxCount:
+			return unsupportedf("more than %d extents and tree nodes", w.maxCount)
 		}
 		if err := w.claim(x.pblk, uint64(n)); err != nil {
 			return err

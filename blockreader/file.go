@@ -6,6 +6,8 @@ import (
 	"io"
 	iofs "io/fs"
 	"sync/atomic"
+
+	"github.com/artifactfs/artifactfs/internal/source"
 )
 
 // File reads one regular file of an image. Its data is mapped from the
@@ -20,7 +22,7 @@ type File struct {
 	closed atomic.Bool
 }
 
-var _ io.ReaderAt = (*File)(nil)
+var _ source.File = (*File)(nil) // io.ReaderAt and io.Closer
 
 func (im *Image) newFile(in *inode, ext []extent, name string) *File {
 	return &File{r: im.r, name: name, size: int64(in.size), bs: int64(im.sb.blockSize), ext: ext}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/artifactfs/artifactfs/internal/source"
 	"github.com/artifactfs/artifactfs/internal/testimage"
 )
 
@@ -147,5 +146,3 @@ func wantErr(tb testing.TB, what string, err error, targets ...error) {
 		tb.Fatalf("%s: error spans lines: %q", what, err)
 	}
 }
-
-var _ source.File = (*File)(nil)

@@ -37,8 +37,9 @@ type options struct {
 // (default DefaultMaxDirSize).
 func WithMaxDirSize(n int64) Option { return func(o *options) { o.maxDirSize = n } }
 
-// WithMaxExtents sets how many extents one file may have (default
-// DefaultMaxExtents); the memory an open file holds is 16 bytes per extent.
+// WithMaxExtents sets how many extents, extent tree blocks included, one
+// file may have (default DefaultMaxExtents); an open file holds 16 bytes of
+// memory per extent.
 func WithMaxExtents(n int) Option { return func(o *options) { o.maxExtents = n } }
 
 // Image is an ext4 image file or block device opened read-only. It is safe
@@ -50,7 +51,6 @@ type Image struct {
 	size int64
 	sb   *superblock
 	opts options
-	root *inode
 
 	mu  sync.Mutex // serializes go-diskfs, which is not documented as concurrency-safe
 	dfs *ext4.FileSystem
@@ -63,19 +63,22 @@ var _ source.Source = (*Image)(nil)
 // before use: superblock, features, geometry against the real image size,
 // and the root directory.
 func Open(path string, opts ...Option) (_ *Image, err error) {
-	defer func() {
+	var f *os.File
+	defer func() { // runs after catch, so a panic closes f too
 		if err != nil {
+			if f != nil {
+				f.Close()
+			}
 			err = fmt.Errorf("open image %s: %w", path, err)
 		}
 	}()
 	defer catch(&err)
-	f, size, err := openReadOnly(path)
-	if err != nil {
+	var size int64
+	if f, size, err = openReadOnly(path); err != nil {
 		return nil, err
 	}
 	im, err := newImage(f, size, path, opts)
 	if err != nil {
-		f.Close()
 		return nil, err
 	}
 	im.f = f
@@ -154,7 +157,6 @@ func newImage(r io.ReaderAt, size int64, name string, opts []Option) (*Image, er
 	if err := im.scanDir(root, nil); err != nil {
 		return nil, fmt.Errorf("root directory: %w", err)
 	}
-	im.root = root
 	if err := im.crossCheck(resolved{path: "/", in: root}); err != nil {
 		return nil, fmt.Errorf("root directory: %w", err)
 	}
@@ -222,7 +224,7 @@ func (im *Image) Open(p string) (_ source.File, err error) {
 		return nil, err
 	}
 	if !r.in.isRegular() {
-		return nil, fmt.Errorf("%w: %s is a %s", source.ErrNotRegular, r.path, typeName(r.in))
+		return nil, fmt.Errorf("%w: %s is a %s", source.ErrNotRegular, r.path, source.TypeName(r.in.fileMode()))
 	}
 	ext, err := im.extents(r.in)
 	if err != nil {
@@ -245,22 +247,4 @@ func (im *Image) lookupPath(p string, follow bool) (resolved, error) {
 		return resolved{}, err
 	}
 	return r, nil
-}
-
-func typeName(in *inode) string {
-	switch in.typ() {
-	case modeDir:
-		return "directory"
-	case modeFIFO:
-		return "named pipe"
-	case modeChar:
-		return "character device"
-	case modeBlock:
-		return "block device"
-	case modeSocket:
-		return "socket"
-	case modeSymlink:
-		return "symlink"
-	}
-	return "regular file"
 }

@@ -22,7 +22,7 @@ func TestReadFiles(t *testing.T) {
 	for _, bs := range []string{"1024", "4096"} {
 		t.Run("blocksize="+bs, func(t *testing.T) {
 			files := map[string][]byte{
-				".boot/kernel":   testimage.Payload(1, 20<<20+123), // spans block groups at 1 KiB blocks
+				".boot/kernel":   testimage.Payload(1, 12<<20+123), // spans block groups at 1 KiB blocks
 				"urunc.json":     []byte(`{"com.urunc.unikernel.binary":"L2Jvb3Qva2VybmVs"}`),
 				"a/b/c/d/deep":   testimage.Payload(2, 4097),
 				"empty":          nil,
@@ -300,4 +300,59 @@ func TestReadAtSemantics(t *testing.T) {
 	if err := f.Close(); !errors.Is(err, iofs.ErrClosed) {
 		t.Errorf("second Close = %v", err)
 	}
+}
+
+// TestOptionalFeatures reads images with features mkfs.ext4 does not set by
+// default but this package accepts.
+func TestOptionalFeatures(t *testing.T) {
+	data := testimage.Payload(14, 70000)
+	for _, features := range []string{"metadata_csum_seed", "large_dir", "^flex_bg", "^64bit", "^huge_file", "^dir_index", "mmp"} {
+		t.Run(features, func(t *testing.T) {
+			img := buildImage(t, 16, treeOf(t, map[string][]byte{"a/kernel": data}), "-O", features)
+			if got := checkAgainstDebugfs(t, openImage(t, img), img, "/a/kernel"); !bytes.Equal(got, data) {
+				t.Fatal("content differs")
+			}
+		})
+	}
+}
+
+// TestConcurrentReadAt reads one file from many goroutines at once (run
+// with -race); the file mixes extents and holes and needs no root.
+func TestConcurrentReadAt(t *testing.T) {
+	islands := map[int64][]byte{}
+	for i := range 300 {
+		islands[int64(i)*5000] = testimage.Payload(uint64(i), 1000+i*7)
+	}
+	img := buildImage(t, 8, func(src string) {
+		writeSparse(t, filepath.Join(src, "kernel"), 300*5000+777, islands)
+	}, "-b", "1024")
+	im := openImage(t, img)
+	data := checkAgainstDebugfs(t, im, img, "/kernel")
+	f := openFile(t, im, "/kernel")
+	if len(f.ext) < 100 {
+		t.Fatalf("only %d extents", len(f.ext))
+	}
+	var wg sync.WaitGroup
+	for g := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 7))
+			buf := make([]byte, 20000)
+			for i := range 300 {
+				checkRead(t, f, data, buf[:1+r.IntN(len(buf))], r.Int64N(f.Size()+100))
+				if i%50 == 0 { // lookups, go-diskfs cross-check included, concurrently too
+					if _, err := im.Stat("/kernel"); err != nil {
+						t.Error(err)
+					}
+					if g, err := im.Open("/kernel"); err != nil {
+						t.Error(err)
+					} else {
+						g.Close()
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

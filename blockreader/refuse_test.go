@@ -81,6 +81,7 @@ func TestRefuseBrokenImages(t *testing.T) {
 		{"missing", filepath.Join(dir, "nope"), "no such file", iofs.ErrNotExist},
 		{"directory", dir, "not a regular file or block device", nil},
 	}
+	fds := openFDs(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Open(tt.path)
@@ -95,6 +96,18 @@ func TestRefuseBrokenImages(t *testing.T) {
 			}
 		})
 	}
+	if n := openFDs(t); n != fds {
+		t.Errorf("%d open descriptors after failed opens, %d before", n, fds)
+	}
+}
+
+// openFDs counts the process's open file descriptors.
+func openFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot count descriptors: %v", err)
+	}
+	return len(ents)
 }
 
 // TestRefuseFIFOAsImage checks that a FIFO passed as the image fails fast
@@ -141,4 +154,38 @@ func TestDirectorySizeCap(t *testing.T) {
 	if errors.Is(err, ErrCorrupt) {
 		t.Fatal("a large directory is not corruption")
 	}
+}
+
+// TestDirectoryScanBudget bounds the directory bytes one resolution reads:
+// directories may share blocks, so a deep path of large directories costs
+// a small hostile image nothing and its reader a lot.
+func TestDirectoryScanBudget(t *testing.T) {
+	deep := strings.Repeat("d/", 20) + "kernel"
+	img := buildImage(t, 8, treeOf(t, map[string][]byte{deep: []byte("k")}), "-b", "1024")
+	if _, err := openImage(t, img).Stat("/" + deep); err != nil {
+		t.Fatal(err)
+	}
+	im := openImage(t, img, WithMaxDirSize(4096)) // budget 16 KiB: 16 levels of 1 KiB directories
+	if _, err := im.Stat("/" + strings.Repeat("d/", 10) + "d"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := im.Stat("/" + deep)
+	wantErr(t, "Stat of a deep path", err, ErrUnsupported)
+	t.Log(err)
+}
+
+func TestExtentCap(t *testing.T) {
+	islands := map[int64][]byte{}
+	for i := range 200 {
+		islands[int64(i)*2048] = testimage.Payload(uint64(i), 1024)
+	}
+	img := buildImage(t, 8, func(src string) {
+		writeSparse(t, filepath.Join(src, "kernel"), 200*2048, islands)
+	}, "-b", "1024")
+	if f := openFile(t, openImage(t, img), "/kernel"); len(f.ext) != 200 {
+		t.Fatalf("%d extents, want 200", len(f.ext))
+	}
+	_, err := openImage(t, img, WithMaxExtents(100)).Open("/kernel")
+	wantErr(t, "Open of a file over the extent cap", err, ErrUnsupported)
+	t.Log(err)
 }

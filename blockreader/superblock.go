@@ -131,7 +131,10 @@ func parseSuperblock(b []byte, imageSize int64, verify bool) (*superblock, error
 	if incompat&incompat64bit != 0 {
 		sb.blocksCount |= uint64(le.Uint32(b[0x150:])) << 32
 		sb.descSize = uint64(le.Uint16(b[0xfe:]))
-		if sb.descSize != 64 {
+		switch {
+		case sb.descSize < 64 || sb.descSize > 1024 || sb.descSize&(sb.descSize-1) != 0:
+			return nil, corruptf("%d-byte group descriptors", sb.descSize)
+		case sb.descSize != 64:
 			// go-diskfs parses exactly 32- and 64-byte descriptors.
 			return nil, unsupportedf("%d-byte group descriptors %s", sb.descSize, rebuildHint)
 		}

@@ -24,16 +24,21 @@ type resolved struct {
 // a final one. Targets are confined to the image root (imagepath.JoinTarget)
 // and at most imagepath.MaxHops symlinks are followed.
 func (im *Image) resolve(p string, follow bool) (resolved, error) {
-	hops := 0
+	hops, budget := 0, scanBudget(im.opts)
 walk:
 	for {
 		comps := imagepath.Split(p)
-		cur, curPath := im.root, "/"
+		// Read the root afresh: a device mounted elsewhere may change.
+		cur, err := im.readInode(rootIno)
+		if err != nil {
+			return resolved{}, err
+		}
+		curPath := "/"
 		for i, name := range comps {
 			if !cur.isDir() {
 				return resolved{}, syscall.ENOTDIR
 			}
-			ino, ftype, err := im.lookup(cur, name)
+			ino, ftype, err := im.lookup(cur, name, &budget)
 			if err != nil {
 				return resolved{}, err
 			}
