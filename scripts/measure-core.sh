@@ -44,9 +44,9 @@ setup() {
 	local t=()
 	for _ in $(seq "$RUNS"); do
 		local s e
-		s=$(date +%s%N); "$ARTIFACTFS" mount --background "$@" "$mnt" >/dev/null; e=$(date +%s%N)
+		s=$(date +%s%N); "$ARTIFACTFS" mount --log-level warn --background "$@" "$mnt" >/dev/null; e=$(date +%s%N)
 		t+=("$(((e - s) / 1000))")
-		"$ARTIFACTFS" umount "$mnt"; sleep 0.1
+		"$ARTIFACTFS" umount --log-level warn "$mnt"; sleep 0.1
 	done
 	printf '%s\n' "${t[@]}" | median | awk '{printf "%.1f", $1 / 1000}'
 }
@@ -65,7 +65,7 @@ row "reference: loop mount, plain read" "$loop/.boot/kernel"
 for src in "image:--image $work/image.ext4" "dir+passthrough:--dir $loop" "dir, no passthrough:--dir $loop --no-passthrough"; do
 	name=${src%%:*}; args=${src#*:}
 	# shellcheck disable=SC2086
-	"$ARTIFACTFS" mount --background $args "$mnt" >/dev/null
+	"$ARTIFACTFS" mount --log-level warn --background $args "$mnt" >/dev/null
 	row "artifactfs $name" "$mnt/.boot/kernel"
-	"$ARTIFACTFS" umount "$mnt"; sleep 0.1
+	"$ARTIFACTFS" umount --log-level warn "$mnt"; sleep 0.1
 done
