@@ -1,6 +1,8 @@
 package fs
 
 import (
+	"github.com/artifactfs/artifactfs/internal/mountinfo"
+
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +15,10 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
+
+// FSType is the filesystem type of every artifactfs FUSE mount in the
+// mount table ("fuse." plus the subtype), whatever its FSName.
+const FSType = "fuse.artifactfs"
 
 // Options configures a mount. Each field's comment states its default.
 type Options struct {
@@ -69,7 +75,7 @@ type Mounted struct {
 // error. Mount uses mount(2) directly and falls back to fusermount3 when
 // that is not permitted. A Root is mounted at most once.
 func Mount(ctx context.Context, mountpoint string, root *Root, opts Options) (*Mounted, error) {
-	mp, err := canonicalMountpoint(mountpoint)
+	mp, err := mountinfo.Canonical(mountpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +181,7 @@ func checkNotMounted(mp string) error {
 	if sfs.Type != unix.FUSE_SUPER_MAGIC {
 		return nil
 	}
-	if e, ok, err := findMount(mp); err != nil {
+	if e, ok, err := mountinfo.Find(mp); err != nil {
 		return err
 	} else if ok {
 		return fmt.Errorf("mountpoint %s: a %s filesystem from %s is already mounted there", mp, e.FSType, e.Source)

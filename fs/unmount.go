@@ -1,6 +1,8 @@
 package fs
 
 import (
+	"github.com/artifactfs/artifactfs/internal/mountinfo"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -31,7 +33,7 @@ const maxStacked = 8
 // gone, so that every access fails with ENOTCONN. It reports whether it
 // detached anything. A healthy mount or a plain directory is left alone.
 func CleanStale(mountpoint string) (bool, error) {
-	mp, err := canonicalMountpoint(mountpoint)
+	mp, err := mountinfo.Canonical(mountpoint)
 	if err != nil {
 		return false, err
 	}
@@ -41,7 +43,7 @@ func CleanStale(mountpoint string) (bool, error) {
 		if err != nil || !stale {
 			return cleaned, err
 		}
-		e, ok, err := findMount(mp)
+		e, ok, err := mountinfo.Find(mp)
 		if err != nil {
 			return cleaned, err
 		}
@@ -79,18 +81,18 @@ func isStale(path string) (bool, error) {
 // lazy is set: then the mount is detached (MNT_DETACH) and its server exits
 // once the last file is closed.
 func Unmount(mountpoint string, lazy bool) error {
-	mp, err := canonicalMountpoint(mountpoint)
+	mp, err := mountinfo.Canonical(mountpoint)
 	if err != nil {
 		return err
 	}
-	e, ok, err := findMount(mp)
+	e, ok, err := mountinfo.Find(mp)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return fmt.Errorf("unmount %s: %w", mp, ErrNotMounted)
 	}
-	if e.FSType != fsType {
+	if e.FSType != FSType {
 		return fmt.Errorf("unmount %s: %w (it is %s from %s)", mp, ErrNotArtifactfs, e.FSType, e.Source)
 	}
 	if stale, err := isStale(mp); err == nil && stale {
