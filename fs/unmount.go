@@ -1,8 +1,6 @@
 package fs
 
 import (
-	"github.com/artifactfs/artifactfs/internal/mountinfo"
-
 	"bytes"
 	"errors"
 	"fmt"
@@ -10,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/artifactfs/artifactfs/internal/mountinfo"
 )
 
 var (
