@@ -1,0 +1,293 @@
+package ctrtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/leases"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+)
+
+// Options configure Start. The zero value is a daemon in a fresh temp dir,
+// with the cached binaries and a namespace of its own.
+type Options struct {
+	// Dir is the work directory holding config, socket, root, state, log and
+	// the blockfile scratch file. Default: a new directory under os.TempDir,
+	// removed by Stop (kept short: unix socket paths are limited to 108 bytes).
+	Dir string
+	// BinDir holds containerd and containerd-shim-runc-v2. Default: Binaries().
+	BinDir string
+	// ExtraPath lists directories put on the daemon's PATH before BinDir, so
+	// that it finds more shims (e.g. containerd-shim-artifactfs-v2). Default none.
+	ExtraPath []string
+	// Namespace is the client's default namespace. Default: "ctrtest-<pid>-<rand>",
+	// unique on the host so that runc state and cgroups under it are ours.
+	Namespace string
+	// ScratchMiB is the size of blockfile's scratch ext4 file, which every
+	// blockfile layer copies in full. Default 64.
+	ScratchMiB int
+	// LogLevel is the daemon's --log-level. Default "info".
+	LogLevel string
+	// ReadyTimeout bounds the wait for the daemon to answer. Default 30s.
+	ReadyTimeout time.Duration
+}
+
+// Daemon is a running private containerd.
+type Daemon struct {
+	// Dir is the work directory; Root and State are containerd's root and
+	// state directories inside it.
+	Dir, Root, State string
+	// Address is the gRPC socket; ConfigPath and LogPath the config and the
+	// daemon's combined output.
+	Address, ConfigPath, LogPath string
+	// Namespace is the client's default namespace.
+	Namespace string
+	// BinDir holds the daemon's binaries (ctr among them).
+	BinDir string
+
+	client   *client.Client
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	waitErr  error
+	ownsDir  bool
+	madeRun  []string // directories under /run/containerd that Start found missing
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// runDirs are the shared directories containerd, shims and ctr create; Stop
+// removes those that did not exist before Start, when empty.
+var runDirs = []string{"/run/containerd", "/run/containerd/s", "/run/containerd/runc", "/run/containerd/fifo"}
+
+// Start runs a private containerd configured as ENVIRONMENT.md describes
+// (config version 3, CRI and NRI off, blockfile on a small ext4 scratch
+// file, unpack platforms for overlayfs and blockfile) and returns once it
+// answers. It needs root. Call Stop when done, also when Start's caller fails.
+func Start(ctx context.Context, opts Options) (_ *Daemon, err error) {
+	if os.Geteuid() != 0 {
+		return nil, errors.New("start containerd: needs root")
+	}
+	if opts.BinDir == "" {
+		if opts.BinDir, err = Binaries(); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = fmt.Sprintf("ctrtest-%d-%s", os.Getpid(), randomHex(3))
+	}
+	if opts.ScratchMiB == 0 {
+		opts.ScratchMiB = 64
+	}
+	if opts.LogLevel == "" {
+		opts.LogLevel = "info"
+	}
+	if opts.ReadyTimeout == 0 {
+		opts.ReadyTimeout = 30 * time.Second
+	}
+	d := &Daemon{Dir: opts.Dir, Namespace: opts.Namespace, BinDir: opts.BinDir, exited: make(chan struct{})}
+	if d.Dir == "" {
+		if d.Dir, err = os.MkdirTemp("", "ctrd-"); err != nil {
+			return nil, fmt.Errorf("start containerd: %w", err)
+		}
+		d.ownsDir = true
+	}
+	defer func() {
+		if err != nil {
+			_ = d.Stop()
+		}
+	}()
+	d.Root, d.State = filepath.Join(d.Dir, "root"), filepath.Join(d.Dir, "state")
+	d.Address = filepath.Join(d.Dir, "containerd.sock")
+	d.ConfigPath, d.LogPath = filepath.Join(d.Dir, "config.toml"), filepath.Join(d.Dir, "containerd.log")
+	for _, dir := range runDirs {
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			d.madeRun = append(d.madeRun, dir)
+		}
+	}
+
+	scratch := filepath.Join(d.Dir, "scratch.ext4")
+	if err := makeScratch(scratch, opts.ScratchMiB); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(d.ConfigPath, []byte(config(d.Dir)), 0o644); err != nil {
+		return nil, fmt.Errorf("start containerd: %w", err)
+	}
+	logf, err := os.Create(d.LogPath)
+	if err != nil {
+		return nil, fmt.Errorf("start containerd: %w", err)
+	}
+	defer logf.Close()
+
+	path := strings.Join(append(append(append([]string{}, opts.ExtraPath...), opts.BinDir), os.Getenv("PATH")), ":")
+	cmd := exec.Command(filepath.Join(opts.BinDir, "containerd"), "--config", d.ConfigPath, "--log-level", opts.LogLevel)
+	cmd.Env = append(os.Environ(), "PATH="+path)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Own process group (a ^C to the test does not hit it first); killed if
+	// the test binary dies without calling Stop.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start containerd: %w", err)
+	}
+	d.cmd = cmd
+	go func() {
+		d.waitErr = cmd.Wait()
+		close(d.exited)
+	}()
+	if err := d.waitReady(ctx, opts.ReadyTimeout); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// waitReady polls the socket until the version service answers.
+func (d *Daemon) waitReady(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		select {
+		case <-d.exited:
+			return fmt.Errorf("containerd exited while starting: %v\n%s", d.waitErr, d.LogTail(4096))
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		if _, err := os.Stat(d.Address); err != nil {
+			last = err
+			continue
+		}
+		if d.client == nil {
+			c, err := client.New(d.Address, client.WithDefaultNamespace(d.Namespace), client.WithTimeout(5*time.Second))
+			if err != nil {
+				return fmt.Errorf("containerd client: %w", err)
+			}
+			d.client = c
+		}
+		vctx, cancel := context.WithTimeout(ctx, time.Second)
+		_, last = d.client.Version(vctx)
+		cancel()
+		if last == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("containerd not ready after %s: %v\n%s", timeout, last, d.LogTail(4096))
+}
+
+// Client returns the daemon's client, whose default namespace is
+// d.Namespace. Stop closes it.
+func (d *Daemon) Client() *client.Client { return d.client }
+
+// Context returns ctx carrying d.Namespace.
+func (d *Daemon) Context(ctx context.Context) context.Context {
+	return namespaces.WithNamespace(ctx, d.Namespace)
+}
+
+// Ctr returns a ctr command talking to this daemon in its namespace.
+func (d *Daemon) Ctr(args ...string) *exec.Cmd {
+	return exec.Command(filepath.Join(d.BinDir, "ctr"),
+		append([]string{"--address", d.Address, "--namespace", d.Namespace}, args...)...)
+}
+
+// GC runs one garbage collection pass of the metadata store and waits for
+// it: it creates a throwaway lease and deletes it synchronously.
+func (d *Daemon) GC(ctx context.Context) error {
+	ctx = namespaces.WithNamespace(ctx, namespaceOr(ctx, d.Namespace))
+	ls := d.client.LeasesService()
+	l, err := ls.Create(ctx, leases.WithID("ctrtest-gc-"+randomHex(6)))
+	if err != nil {
+		return fmt.Errorf("gc: create lease: %w", err)
+	}
+	if err := ls.Delete(ctx, l, leases.SynchronousDelete); err != nil {
+		return fmt.Errorf("gc: %w", err)
+	}
+	return nil
+}
+
+// LogTail returns up to n bytes of the end of the daemon's log.
+func (d *Daemon) LogTail(n int64) string {
+	f, err := os.Open(d.LogPath)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > n {
+		_, _ = f.Seek(st.Size()-n, 0)
+	}
+	b := make([]byte, n)
+	k, _ := f.Read(b)
+	return string(b[:k])
+}
+
+// config is ENVIRONMENT.md's verified configuration; native and overlayfs
+// need no section.
+func config(w string) string {
+	return fmt.Sprintf(`version = 3
+root = %[1]q
+state = %[2]q
+disabled_plugins = ['io.containerd.grpc.v1.cri', 'io.containerd.cri.v1.images',
+  'io.containerd.cri.v1.runtime', 'io.containerd.podsandbox.controller.v1.podsandbox',
+  'io.containerd.nri.v1.nri']
+[grpc]
+  address = %[3]q
+[ttrpc]
+  address = %[4]q
+[plugins]
+  [plugins.'io.containerd.internal.v1.opt']
+    path = %[5]q
+  [plugins.'io.containerd.snapshotter.v1.blockfile']
+    scratch_file = %[6]q
+    fs_type = 'ext4'
+    mount_options = []
+    recreate_scratch = true
+  [plugins.'io.containerd.transfer.v1.local']
+    [[plugins.'io.containerd.transfer.v1.local'.unpack_config]]
+      platform = "linux/amd64"
+      snapshotter = "overlayfs"
+    [[plugins.'io.containerd.transfer.v1.local'.unpack_config]]
+      platform = "linux/amd64"
+      snapshotter = "blockfile"
+`, filepath.Join(w, "root"), filepath.Join(w, "state"), filepath.Join(w, "containerd.sock"),
+		filepath.Join(w, "containerd.sock.ttrpc"), filepath.Join(w, "opt"), filepath.Join(w, "scratch.ext4"))
+}
+
+// makeScratch writes blockfile's empty ext4 scratch file.
+func makeScratch(path string, mib int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("scratch file: %w", err)
+	}
+	err = f.Truncate(int64(mib) << 20)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("scratch file: %w", err)
+	}
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", path).CombinedOutput(); err != nil {
+		return fmt.Errorf("mkfs.ext4 scratch file: %w\n%s", err, out)
+	}
+	return nil
+}
+
+func namespaceOr(ctx context.Context, def string) string {
+	if ns, ok := namespaces.Namespace(ctx); ok {
+		return ns
+	}
+	return def
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,12 @@
+// Package ctrtest runs a private containerd v2.4.2 for tests and demos: it
+// finds or builds the daemon, ctr and runc shim binaries (Binaries), starts
+// a daemon whose every file lives in one work directory (Start), writes OCI
+// image layout tars from files given in memory (BuildImage, SampleImage),
+// imports and unpacks them into chosen snapshotters (Import), and cleans up
+// what containerd and its shims leave under /run/containerd and the cgroup
+// tree (Daemon.Stop). It also reports leaked mounts and loop devices
+// (MountsUnder, LoopDevicesUnder).
+//
+// It is test support: imported by the integration suites in tests/ and by
+// the demo, never by the artifactfs binaries.
+package ctrtest

@@ -1,0 +1,275 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/mount"
+	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/containerd/errdefs"
+	"github.com/opencontainers/image-spec/identity"
+
+	"github.com/artifactfs/artifactfs/internal/ctrtest"
+	"github.com/artifactfs/artifactfs/internal/testimage"
+	"github.com/artifactfs/artifactfs/view"
+)
+
+// viewSnapshotters are the snapshotters the view tests run on.
+var viewSnapshotters = []string{"blockfile", "overlayfs", "native"}
+
+// testImage is an image imported and unpacked into viewSnapshotters.
+type testImage struct {
+	img     client.Image
+	chainID string
+	files   map[string][]byte // in-image path → content
+}
+
+var (
+	viewImgOnce sync.Once
+	viewImg     *testImage
+	viewImgErr  error
+)
+
+// viewImage builds the sample image (kernel, initrd, urunc.json) once and
+// imports it into the shared daemon, unpacked for every view snapshotter.
+func viewImage(t *testing.T, d *ctrtest.Daemon) *testImage {
+	t.Helper()
+	viewImgOnce.Do(func() {
+		start := time.Now()
+		viewImg, viewImgErr = importImage(t, d, "docker.io/library/artifactfs-view:latest", 1, viewSnapshotters...)
+		t.Logf("containerd start %s; build+import+unpack (%s) %s",
+			ctrStart.Round(time.Millisecond), strings.Join(viewSnapshotters, ", "), time.Since(start).Round(time.Millisecond))
+	})
+	if viewImgErr != nil {
+		t.Fatal(viewImgErr)
+	}
+	return viewImg
+}
+
+// importImage builds a sample image whose artifacts derive from seed and
+// imports it, unpacked into snapshotters.
+func importImage(t *testing.T, d *ctrtest.Daemon, name string, seed uint64, snapshotters ...string) (*testImage, error) {
+	kernel, initrd := testimage.Payload(seed, 3<<20+123), testimage.Payload(seed+1, 512<<10+7)
+	spec, err := ctrtest.SampleImage(name, kernel, initrd, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "view-image-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	tarPath, err := ctrtest.BuildImage(dir, spec)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(d.Context(context.Background()), 2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	img, err := ctrtest.Import(ctx, d.Client(), tarPath, snapshotters...)
+	if err != nil {
+		return nil, err
+	}
+	t.Logf("import+unpack %s into %v: %s", name, snapshotters, time.Since(start).Round(time.Millisecond))
+	diffIDs, err := img.RootFS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{}
+	for p, f := range spec.Files {
+		files[p] = f.Data
+	}
+	return &testImage{img: img, chainID: identity.ChainID(diffIDs).String(), files: files}, nil
+}
+
+// newContainer creates container id on snapshotter sn from img (no task),
+// deleted with its snapshot at cleanup when the test has not done it.
+func newContainer(t *testing.T, ctx context.Context, c *client.Client, id, sn string, img client.Image) client.Container {
+	t.Helper()
+	ctr, err := c.NewContainer(ctx, id,
+		client.WithSnapshotter(sn),
+		client.WithNewSnapshot(id+"-rootfs", img),
+		client.WithNewSpec(oci.WithImageConfig(img)))
+	if err != nil {
+		t.Fatalf("new container %s on %s: %v", id, sn, err)
+	}
+	t.Cleanup(func() {
+		if err := ctr.Delete(context.WithoutCancel(ctx), client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+			t.Errorf("delete container %s: %v", id, err)
+		}
+	})
+	return ctr
+}
+
+// artifactfsObjects lists the leases and views labelled by artifactfs in
+// snapshotter sn, as "lease:<id>" and "view:<key>".
+func artifactfsObjects(t *testing.T, ctx context.Context, c *client.Client, sn string) []string {
+	t.Helper()
+	filter := `labels."` + view.LabelContainer + `"`
+	ls, err := c.LeasesService().List(ctx, filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range ls {
+		out = append(out, "lease:"+l.ID)
+	}
+	err = c.SnapshotService(sn).Walk(ctx, func(_ context.Context, info snapshots.Info) error {
+		out = append(out, "view:"+info.Name)
+		return nil
+	}, filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// checkViewContent mounts v read-only on a temp dir, compares every file of
+// the image with what the mount serves, checks that a write fails with
+// EROFS, and unmounts.
+func checkViewContent(t *testing.T, v *view.View, files map[string][]byte) {
+	t.Helper()
+	dir := t.TempDir()
+	start := time.Now()
+	if err := mount.All(v.Mounts, dir); err != nil {
+		t.Fatalf("mount view %+v: %v", v.Mounts, err)
+	}
+	mounted := time.Since(start)
+	defer func() {
+		if err := mount.UnmountAll(dir, 0); err != nil {
+			t.Errorf("unmount view: %v", err)
+		}
+	}()
+	for p, want := range files {
+		got, err := os.ReadFile(filepath.Join(dir, p))
+		if err != nil {
+			t.Errorf("read %s from the view: %v", p, err)
+			continue
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: %d bytes, sha256 %s; want %d bytes, sha256 %s",
+				p, len(got), testimage.SHA256(got), len(want), testimage.SHA256(want))
+		}
+	}
+	err := os.WriteFile(filepath.Join(dir, "written"), []byte("x"), 0o644)
+	if !errors.Is(err, syscall.EROFS) {
+		t.Errorf("write into the view: got %v, want EROFS", err)
+	}
+	t.Logf("mount of the view %s", mounted.Round(10*time.Microsecond))
+}
+
+// checkMounts checks the shape of the view's mounts for snapshotter sn.
+func checkMounts(t *testing.T, d *ctrtest.Daemon, sn string, ms []mount.Mount) {
+	t.Helper()
+	if len(ms) != 1 {
+		t.Fatalf("%s view: %d mounts %+v, want 1", sn, len(ms), ms)
+	}
+	m := ms[0]
+	want := map[string][]string{"blockfile": {"ro", "loop"}, "overlayfs": {"ro", "rbind"}, "native": {"ro", "rbind"}}[sn]
+	for _, o := range want {
+		if !slices.Contains(m.Options, o) {
+			t.Errorf("%s view mount %+v: option %q missing", sn, m, o)
+		}
+	}
+	wantType, wantDir := "bind", filepath.Join(d.Root, "io.containerd.snapshotter.v1."+sn, "snapshots")
+	if sn == "blockfile" {
+		wantType = "ext4"
+	}
+	if m.Type != wantType || !strings.HasPrefix(m.Source, wantDir+"/") {
+		t.Errorf("%s view mount %+v: want type %s from under %s", sn, m, wantType, wantDir)
+	}
+}
+
+// TestViewSnapshotters prepares, reuses and releases the view of a
+// container on each snapshotter, reading the artifacts through a kernel
+// mount of it, and checks that containerd's collector leaves a leased view
+// alone.
+func TestViewSnapshotters(t *testing.T) {
+	d := ctrDaemon(t)
+	ti := viewImage(t, d)
+	for _, sn := range viewSnapshotters {
+		t.Run(sn, func(t *testing.T) {
+			ctx := ctrContext(t, d)
+			c := d.Client()
+			id := "view-" + sn
+			newContainer(t, ctx, c, id, sn, ti.img)
+
+			start := time.Now()
+			v, err := view.Prepare(ctx, c, d.Namespace, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("prepare %s", time.Since(start).Round(10*time.Microsecond))
+			want := view.View{Namespace: d.Namespace, ContainerID: id, Snapshotter: sn,
+				Key: view.Key(d.Namespace, id), LeaseID: view.LeaseID(d.Namespace, id), Parent: ti.chainID}
+			got := *v
+			got.Mounts = nil
+			if !equalViews(&got, &want) {
+				t.Errorf("view\n got %+v\nwant %+v", got, want)
+			}
+			checkMounts(t, d, sn, v.Mounts)
+			var decoded view.View
+			if b, err := json.Marshal(v); err != nil || json.Unmarshal(b, &decoded) != nil || !equalViews(&decoded, v) {
+				t.Errorf("JSON round trip of %+v: %+v, %v", v, decoded, err)
+			}
+			checkViewContent(t, v, ti.files)
+			requireNoLeaks(t, d.Dir)
+
+			// Again: the same view and lease, nothing duplicated.
+			v2, err := view.Prepare(ctx, c, d.Namespace, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !equalViews(v2, v) {
+				t.Errorf("second prepare: %+v, want %+v", v2, v)
+			}
+			wantObjs := []string{"lease:" + v.LeaseID, "view:" + v.Key}
+			if objs := artifactfsObjects(t, ctx, c, sn); !slices.Equal(objs, wantObjs) {
+				t.Errorf("after two prepares: %v, want %v", objs, wantObjs)
+			}
+
+			// A GC pass keeps the leased view.
+			if err := d.GC(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.SnapshotService(sn).Stat(ctx, v.Key); err != nil {
+				t.Errorf("leased view after a GC pass: %v", err)
+			}
+
+			start = time.Now()
+			if err := view.Release(ctx, c, d.Namespace, sn, id); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("release %s", time.Since(start).Round(10*time.Microsecond))
+			if objs := artifactfsObjects(t, ctx, c, sn); len(objs) > 0 {
+				t.Errorf("after release: %v left", objs)
+			}
+			if err := view.Release(ctx, c, d.Namespace, sn, id); err != nil {
+				t.Errorf("second release: %v", err)
+			}
+			if err := view.Release(ctx, c, d.Namespace, "", id); err != nil {
+				t.Errorf("release without snapshotter: %v", err)
+			}
+			requireNoLeaks(t, d.Dir)
+		})
+	}
+}
+
+func equalViews(a, b *view.View) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return bytes.Equal(ja, jb)
+}

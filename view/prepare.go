@@ -1,0 +1,169 @@
+package view
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/leases"
+	"github.com/containerd/containerd/v2/core/mount"
+	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/errdefs"
+	"github.com/rs/zerolog"
+)
+
+// maxDepth bounds the walk from a container's snapshot to its committed
+// parent (a longer chain means a corrupt store).
+const maxDepth = 256
+
+// View is a read-only snapshot view of a container's image, held by a
+// lease. It is what the shim records in the bundle state file.
+type View struct {
+	// Namespace and ContainerID name the container the view belongs to.
+	Namespace   string `json:"namespace"`
+	ContainerID string `json:"containerID"`
+	// Snapshotter is the container's snapshotter, which holds the view.
+	Snapshotter string `json:"snapshotter"`
+	// Key is the view's snapshot key, Key(Namespace, ContainerID).
+	Key string `json:"key"`
+	// LeaseID is the lease holding the view, LeaseID(Namespace, ContainerID).
+	LeaseID string `json:"leaseID"`
+	// Parent is the committed snapshot viewed: the chain id of the image's
+	// top layer.
+	Parent string `json:"parent"`
+	// Mounts mount the view read-only (e.g. blockfile: an ext4 loop mount
+	// of the parent's block file with "ro"; overlayfs, native: "ro" binds).
+	Mounts []mount.Mount `json:"mounts"`
+}
+
+// Prepare returns the view of the image of container id in namespace ns,
+// creating its lease and view when they do not exist yet, and reusing them
+// when they do (a view of another parent, left by an earlier container of
+// the same id, is replaced). On failure it removes what it created.
+//
+// The container must exist and have a snapshot (errdefs.ErrNotFound,
+// errdefs.ErrFailedPrecondition otherwise).
+func Prepare(ctx context.Context, c *client.Client, ns, id string) (_ *View, retErr error) {
+	if ns == "" || id == "" {
+		return nil, fmt.Errorf("prepare view: namespace and container id are required: %w", errdefs.ErrInvalidArgument)
+	}
+	ctx = namespaces.WithNamespace(ctx, ns)
+	log := zerolog.Ctx(ctx).With().Str("namespace", ns).Str("container", id).Logger()
+	ctx = log.WithContext(ctx)
+
+	ctr, err := c.ContainerService().Get(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("prepare view: load container %s: %w", id, err)
+	}
+	if ctr.SnapshotKey == "" {
+		return nil, fmt.Errorf("prepare view: container %s has no snapshot: %w", id, errdefs.ErrFailedPrecondition)
+	}
+	if ctr.Snapshotter == "" {
+		return nil, fmt.Errorf("prepare view: container %s names no snapshotter: %w", id, errdefs.ErrFailedPrecondition)
+	}
+	sn := c.SnapshotService(ctr.Snapshotter)
+	parent, err := committedParent(ctx, sn, ctr.SnapshotKey)
+	if err != nil {
+		return nil, fmt.Errorf("prepare view: container %s: %w", id, err)
+	}
+	v := &View{
+		Namespace: ns, ContainerID: id, Snapshotter: ctr.Snapshotter,
+		Key: Key(ns, id), LeaseID: LeaseID(ns, id), Parent: parent,
+	}
+	lbls := labels(ns, id)
+
+	ls := c.LeasesService()
+	leaseCreated := true
+	if _, err := ls.Create(ctx, leases.WithID(v.LeaseID), leases.WithLabels(lbls)); err != nil {
+		if !errdefs.IsAlreadyExists(err) {
+			return nil, fmt.Errorf("prepare view: create lease %s: %w", v.LeaseID, err)
+		}
+		leaseCreated = false
+	}
+	defer func() {
+		if retErr != nil && leaseCreated {
+			// Synchronous: the collector removes a view created under it.
+			rctx := context.WithoutCancel(ctx)
+			if err := ls.Delete(rctx, leases.Lease{ID: v.LeaseID}, leases.SynchronousDelete); err != nil && !errdefs.IsNotFound(err) {
+				log.Warn().Err(err).Str("lease", v.LeaseID).Msg("roll back lease")
+			}
+		}
+	}()
+
+	v.Mounts, err = ensureView(ctx, ls, sn, v, lbls)
+	if err != nil {
+		return nil, fmt.Errorf("prepare view: %w", err)
+	}
+	return v, nil
+}
+
+// committedParent walks from snapshot key through its parents to the first
+// committed snapshot.
+func committedParent(ctx context.Context, sn snapshots.Snapshotter, key string) (string, error) {
+	name := key
+	for range maxDepth {
+		info, err := sn.Stat(ctx, name)
+		if err != nil {
+			return "", fmt.Errorf("stat snapshot %s: %w", name, err)
+		}
+		if info.Kind == snapshots.KindCommitted {
+			return name, nil
+		}
+		if info.Parent == "" {
+			return "", fmt.Errorf("snapshot %s has no committed parent: %w", key, errdefs.ErrFailedPrecondition)
+		}
+		name = info.Parent
+	}
+	return "", fmt.Errorf("snapshot %s: parent chain longer than %d: %w", key, maxDepth, errdefs.ErrFailedPrecondition)
+}
+
+// ensureView creates v's view under its lease, or reuses an existing one of
+// the same parent and container (making sure the lease holds it), and
+// returns its mounts. A view that disappears or is replaced meanwhile is
+// retried a few times.
+func ensureView(ctx context.Context, ls leases.Manager, sn snapshots.Snapshotter, v *View, lbls map[string]string) ([]mount.Mount, error) {
+	log := zerolog.Ctx(ctx)
+	lctx := leases.WithLease(ctx, v.LeaseID)
+	for range 3 {
+		mounts, err := sn.View(lctx, v.Key, v.Parent, snapshots.WithLabels(lbls))
+		if err == nil {
+			return mounts, nil
+		}
+		if !errdefs.IsAlreadyExists(err) {
+			return nil, fmt.Errorf("create view %s of %s in %s: %w", v.Key, v.Parent, v.Snapshotter, err)
+		}
+		info, err := sn.Stat(ctx, v.Key)
+		if errdefs.IsNotFound(err) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("stat view %s: %w", v.Key, err)
+		}
+		if info.Kind != snapshots.KindView || info.Parent != v.Parent || info.Labels[LabelContainer] != v.ContainerID {
+			log.Warn().Str("key", v.Key).Str("kind", info.Kind.String()).Str("parent", info.Parent).
+				Str("want_parent", v.Parent).Msg("replacing stale view")
+			if err := sn.Remove(ctx, v.Key); err != nil && !errdefs.IsNotFound(err) {
+				return nil, fmt.Errorf("remove stale view %s: %w", v.Key, err)
+			}
+			continue
+		}
+		// Reuse. The lease may be new (crash between view and lease, or a
+		// lease deleted by hand): make it hold the view. containerd v2.4's
+		// metadata store already adds an existing snapshot to the context's
+		// lease when View fails with "already exists"; this does not rely on it.
+		res := leases.Resource{ID: v.Key, Type: resourceType(v.Snapshotter)}
+		if err := ls.AddResource(ctx, leases.Lease{ID: v.LeaseID}, res); err != nil {
+			return nil, fmt.Errorf("add view %s to lease %s: %w", v.Key, v.LeaseID, err)
+		}
+		mounts, err = sn.Mounts(ctx, v.Key)
+		if errdefs.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("mounts of view %s: %w", v.Key, err)
+		}
+		return mounts, nil
+	}
+	return nil, fmt.Errorf("view %s keeps changing: %w", v.Key, errdefs.ErrAborted)
+}
