@@ -4,11 +4,16 @@ export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 BIN := bin
 # Debian packages the tests, the demo and the fuzzer need.
-APT_PACKAGES := fuse3 e2fsprogs util-linux
+APT_PACKAGES := fuse3 e2fsprogs util-linux runc
+# containerd v2.4.2 (daemon, ctr, runc shim) for the e2e tests and the demo,
+# built from the Go module proxy once and kept here.
+CONTAINERD_VERSION := v2.4.2
+export ARTIFACTFS_CACHE ?= /var/cache/artifactfs-ci
+CONTAINERD_BIN := $(ARTIFACTFS_CACHE)/bin
 FUZZTIME ?= 60s
 
 .DEFAULT_GOAL := build
-.PHONY: help deps build test test-unit test-root fuzz demo vet clean
+.PHONY: help deps build test test-unit test-root fuzz demo demo-mount vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -21,9 +26,17 @@ deps: ## install what builds and tests need, when it is missing (apt packages, G
 	fi
 	@command -v $(GO) >/dev/null || { echo "Go not found: install Go 1.26 in /usr/local/go" >&2; exit 1; }
 	@$(GO) mod download
+	@if [ ! -x $(CONTAINERD_BIN)/containerd ] || [ ! -x $(CONTAINERD_BIN)/ctr ] || [ ! -x $(CONTAINERD_BIN)/containerd-shim-runc-v2 ]; then \
+		echo "building containerd $(CONTAINERD_VERSION) into $(CONTAINERD_BIN) (once; several minutes)"; \
+		mkdir -p $(CONTAINERD_BIN) && GOBIN=$(CONTAINERD_BIN) $(GO) install \
+			github.com/containerd/containerd/v2/cmd/containerd@$(CONTAINERD_VERSION) \
+			github.com/containerd/containerd/v2/cmd/ctr@$(CONTAINERD_VERSION) \
+			github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@$(CONTAINERD_VERSION); \
+	fi
 
-build: ## build bin/artifactfs
+build: ## build bin/artifactfs and bin/containerd-shim-artifactfs-v2
 	$(GO) build -o $(BIN)/artifactfs ./cmd/artifactfs
+	$(GO) build -o $(BIN)/containerd-shim-artifactfs-v2 ./cmd/containerd-shim-artifactfs-v2
 
 vet: ## go vet and gofmt
 	$(GO) vet ./...
@@ -42,7 +55,10 @@ test: deps vet build ## every test (as root: FUSE, loop devices), plus a short f
 fuzz: deps ## fuzz blockreader for FUZZTIME (default 60s); crashers land in blockreader/testdata/fuzz
 	$(GO) test -run='^$$' -fuzz=FuzzImage -fuzztime=$(FUZZTIME) ./blockreader
 
-demo: deps build ## build a sample unikernel image, mount it, list and read it, unmount
+demo: deps build ## the whole flow: containerd, the artifactfs shim, a unikernel container, its per-container path, cleanup
+	$(GO) run ./internal/demo $(BIN)
+
+demo-mount: deps build ## the core alone: a sample ext4 image mounted, listed and read with artifactfs, unmounted
 	./scripts/demo.sh $(BIN)/artifactfs
 
 clean: ## remove built binaries

@@ -87,7 +87,7 @@ func TestCLIBadInput(t *testing.T) {
 		want string
 	}{
 		{"no source", []string{"ls"}, 2, "image"},
-		{"two sources", []string{"ls", "--image", good, "--dir", tmp}, 2, "image"},
+		{"two sources", []string{"ls", "--image", good, "--dir", tmp}, 2, "one of"},
 		{"unknown flag", []string{"ls", "--image", good, "--bogus"}, 2, "bogus"},
 		{"bad log level", []string{"ls", "--log-level", "loud", "--image", good}, 2, "log-level"},
 		{"missing image", []string{"ls", "--image", filepath.Join(tmp, "nope.ext4")}, 4, "nope.ext4"},

@@ -12,7 +12,7 @@ func newExtractCommand() *cobra.Command {
 	var sf sourceFlags
 	var force bool
 	cmd := &cobra.Command{
-		Use:   "extract (--image PATH | --dir PATH) [flags] DIR",
+		Use:   "extract (--image PATH | --dir PATH | --bundle PATH) [flags] DIR",
 		Short: "Copy the artifacts into DIR at their in-image paths",
 		Args:  exactArgs(1, "DIR"),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -52,7 +52,7 @@ func newLsCommand() *cobra.Command {
 	var sf sourceFlags
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "ls (--image PATH | --dir PATH) [flags]",
+		Use:   "ls (--image PATH | --dir PATH | --bundle PATH) [flags]",
 		Short: "List the boot artifacts of a source",
 		Args:  exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -85,7 +85,7 @@ func newLsCommand() *cobra.Command {
 func newCatCommand() *cobra.Command {
 	var sf sourceFlags
 	cmd := &cobra.Command{
-		Use:       "cat (--image PATH | --dir PATH) NAME",
+		Use:       "cat (--image PATH | --dir PATH | --bundle PATH) NAME",
 		Short:     "Write one artifact to stdout (NAME: kernel, initrd, config, or its in-image path)",
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: []string{string(artifact.KindKernel), string(artifact.KindInitrd), string(artifact.KindConfig)},
@@ -139,7 +139,7 @@ func newStatCommand() *cobra.Command {
 	var sf sourceFlags
 	var asJSON, withSum bool
 	cmd := &cobra.Command{
-		Use:   "stat (--image PATH | --dir PATH) [flags]",
+		Use:   "stat (--image PATH | --dir PATH | --bundle PATH) [flags]",
 		Short: "Describe a source: where its configuration comes from and each artifact in detail",
 		Args:  exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, _ []string) error {

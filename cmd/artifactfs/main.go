@@ -39,9 +39,14 @@ func newRootCommand() *cobra.Command {
 the kernel, the initrd and urunc.json — read-only, from an ext4 image or block
 device (read directly, never mounted) or from a mounted snapshot view.
 
-Every command takes one source: --image PATH or --dir PATH. Without --kernel
-and --initrd the artifact paths follow urunc's rule: /urunc.json in the image
-(base64 values) names com.urunc.unikernel.binary and .initrd.`,
+Every command that reads an image takes one source: --image PATH, --dir PATH
+or --bundle PATH (a container bundle). Without --kernel and --initrd the
+artifact paths follow urunc's rule: the spec annotations when they name the
+unikernel type, hypervisor and binary, else /urunc.json in the image (base64
+values) names com.urunc.unikernel.binary and .initrd.
+
+status lists the per-container paths the shim serves (/run/artifactfs); gc
+removes what crashed containers left behind.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -62,6 +67,8 @@ and --initrd the artifact paths follow urunc's rule: /urunc.json in the image
 		newCatCommand(),
 		newStatCommand(),
 		newExtractCommand(),
+		newStatusCommand(),
+		newGCCommand(),
 	)
 	return root
 }

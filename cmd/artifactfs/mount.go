@@ -38,7 +38,7 @@ func newMountCommand() *cobra.Command {
 	var sf sourceFlags
 	var mf mountFlags
 	cmd := &cobra.Command{
-		Use:   "mount (--image PATH | --dir PATH) [flags] MOUNTPOINT",
+		Use:   "mount (--image PATH | --dir PATH | --bundle PATH) [flags] MOUNTPOINT",
 		Short: "Mount the artifacts read-only at MOUNTPOINT (foreground until SIGINT/SIGTERM or umount)",
 		Long: `Mount exactly the kernel, the initrd and urunc.json of the source at their
 in-image paths under MOUNTPOINT, read-only, nosuid, nodev.

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/artifactfs/artifactfs/shimglue"
+)
+
+func newStatusCommand() *cobra.Command {
+	var root string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status [--root DIR] [--json]",
+		Short: "List every per-container path: container, mode, artifacts, healthy or stale",
+		Args:  exactArgs(0, ""),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			entries, err := shimglue.Status(root)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				if entries == nil {
+					entries = []shimglue.Entry{}
+				}
+				return writeJSON(out, entries)
+			}
+			if len(entries) == 0 {
+				fmt.Fprintf(out, "no per-container paths under %s\n", root)
+				return nil
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAMESPACE\tCONTAINER\tMODE\tHEALTH\tARTIFACTS")
+			for _, e := range entries {
+				health := "healthy"
+				if !e.Healthy {
+					health = "stale: " + e.Problem
+				}
+				var arts []string
+				for _, a := range e.Artifacts {
+					arts = append(arts, fmt.Sprintf("%s (%d)", a.Path, a.Size))
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Namespace, e.ContainerID, e.Mode, health, strings.Join(arts, ", "))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&root, "root", shimglue.RootFromEnv(), "root of the per-container paths ($"+shimglue.RootEnv+")")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

@@ -1,0 +1,185 @@
+// Command demo is `make demo`: the whole artifactfs flow on one machine. It
+// starts a private containerd, imports a sample unikernel image into the
+// blockfile snapshotter, runs a container through the artifactfs shim
+// (io.containerd.artifactfs.v2) with the snapshot-view annotations, shows
+// the per-container path with the artifactfs CLI, deletes the container and
+// shows that nothing is left.
+//
+// Usage: go run ./internal/demo BIN_DIR (holding artifactfs and
+// containerd-shim-artifactfs-v2).
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/artifactfs/artifactfs/internal/artifact"
+	"github.com/artifactfs/artifactfs/internal/ctrtest"
+	"github.com/artifactfs/artifactfs/internal/testimage"
+	"github.com/artifactfs/artifactfs/shimglue"
+	"github.com/artifactfs/artifactfs/view"
+)
+
+const (
+	containerID = "unikernel-demo"
+	// artifactsDir is where the container sees the per-container path: the
+	// bind source urunc would use for its monitor rootfs.
+	artifactsDir = "/artifacts"
+)
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: demo BIN_DIR")
+		os.Exit(2)
+	}
+	if err := run(os.Args[1]); err != nil {
+		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(binDir string) error {
+	binDir, err := filepath.Abs(binDir)
+	if err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "artifactfs-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	root := filepath.Join(work, "run-artifactfs")
+	os.Setenv(shimglue.RootEnv, root) // the daemon passes it on to the shim
+	cli := func(args ...string) error { return show(filepath.Join(binDir, "artifactfs"), args...) }
+
+	step("Start a private containerd v2.4.2 (blockfile, overlayfs; runtime io.containerd.artifactfs.v2 on PATH)")
+	d, err := ctrtest.Start(context.Background(), ctrtest.Options{Dir: work, ExtraPath: []string{binDir}})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		step("Stop containerd")
+		if err := d.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "demo: stop containerd: %v\n", err)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(d.Context(context.Background()), 5*time.Minute)
+	defer cancel()
+	fmt.Printf("containerd at %s, namespace %s\n", d.Address, d.Namespace)
+
+	step("Build a sample unikernel image (static entrypoint, 16 MiB kernel, initrd, urunc.json) and import it into blockfile")
+	entry, err := ctrtest.Entrypoint(work)
+	if err != nil {
+		return err
+	}
+	kernel := testimage.Payload(1, 16<<20)
+	spec, err := ctrtest.SampleImage("docker.io/library/unikernel-demo:latest", kernel, testimage.Payload(2, 4<<20), entry, nil)
+	if err != nil {
+		return err
+	}
+	tarPath, err := ctrtest.BuildImage(work, spec)
+	if err != nil {
+		return err
+	}
+	image, err := ctrtest.Import(ctx, d.Client(), tarPath, "blockfile")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("imported %s\n", image.Name())
+
+	step("Create the container with runtime io.containerd.artifactfs.v2 and the snapshot-view annotations")
+	perContainer := filepath.Join(root, d.Namespace, containerID)
+	args := []string{ctrtest.SampleEntryPath, "sha256"}
+	for _, p := range []string{ctrtest.SampleKernelPath, ctrtest.SampleInitrdPath, ctrtest.SampleConfigPath} {
+		args = append(args, artifactsDir+p)
+	}
+	ctr, err := d.Client().NewContainer(ctx, containerID,
+		client.WithSnapshotter("blockfile"),
+		client.WithNewSnapshot(containerID+"-rootfs", image),
+		client.WithRuntime("io.containerd.artifactfs.v2", nil),
+		client.WithNewSpec(oci.WithImageConfig(image), oci.WithProcessArgs(args...),
+			oci.WithAnnotations(map[string]string{
+				artifact.AnnotationSnapshotView: "true",
+				artifact.AnnotationMountRootfs:  "true",
+			}),
+			oci.WithMounts([]specs.Mount{{Destination: artifactsDir, Type: "bind", Source: perContainer, Options: []string{"rbind", "ro"}}})))
+	if err != nil {
+		return err
+	}
+	var stdout bytes.Buffer
+	begin := time.Now()
+	task, err := ctr.NewTask(ctx, cio.NewCreator(cio.WithStreams(nil, &stdout, os.Stderr)))
+	if err != nil {
+		ctr.Delete(ctx, client.WithSnapshotCleanup)
+		return err
+	}
+	fmt.Printf("Create (view + mount + state + runc create) took %s\n", time.Since(begin).Round(time.Millisecond))
+
+	step("What the shim serves: artifactfs status, then ls and cat on the per-container path")
+	_ = cli("status", "--root", root)
+	_ = cli("ls", "--dir", perContainer)
+	_ = cli("cat", "--dir", perContainer, "config")
+	fmt.Println()
+	_ = show("find", perContainer)
+	_ = show("grep", root, "/proc/self/mounts")
+
+	step("Run it: the container reads the artifacts through its bind of the per-container path")
+	statusC, err := task.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	if err := task.Start(ctx); err != nil {
+		return err
+	}
+	st := <-statusC
+	if io := task.IO(); io != nil {
+		io.Wait()
+	}
+	fmt.Printf("exit %d; sha256 from inside the container:\n%s", st.ExitCode(), stdout.String())
+	if want := testimage.SHA256(kernel); !strings.Contains(stdout.String(), want+"  "+artifactsDir+ctrtest.SampleKernelPath) {
+		return fmt.Errorf("the container did not read the image's kernel (sha256 %s)", want)
+	}
+	fmt.Println("the kernel the container read is the image's kernel, byte for byte")
+
+	step("Delete the container; the shim releases mount, view and lease")
+	if _, err := task.Delete(ctx); err != nil {
+		return err
+	}
+	if err := ctr.Delete(ctx, client.WithSnapshotCleanup); err != nil {
+		return err
+	}
+	time.Sleep(500 * time.Millisecond) // containerd runs the shim's delete command after it exits
+	_ = cli("status", "--root", root)
+	found, err := view.List(ctx, d.Client(), d.Namespace)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("artifactfs views and leases left in containerd: %d\n", len(found))
+	mounts, _ := os.ReadFile("/proc/self/mounts")
+	fmt.Printf("artifactfs mounts left: %d\n", strings.Count(string(mounts), root))
+	if len(found) != 0 || strings.Contains(string(mounts), root) {
+		return fmt.Errorf("something was left behind")
+	}
+	return nil
+}
+
+func step(title string) { fmt.Printf("\n\033[1m== %s\033[0m\n", title) }
+
+// show prints a command line, then runs it with its output on ours.
+func show(name string, args ...string) error {
+	fmt.Printf("$ %s %s\n", filepath.Base(name), strings.Join(args, " "))
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	return cmd.Run()
+}

@@ -1,0 +1,114 @@
+package shimglue
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/artifactfs/artifactfs/internal/artifact"
+)
+
+// AnnotationStrict, when true (in the annotations, or in urunc.json when
+// the configuration comes from there), makes Create fail when the view
+// cannot be prepared, instead of letting the container start without one.
+const AnnotationStrict = artifact.AnnotationSnapshotView + ".strict"
+
+// maxSpecSize bounds the config.json Create reads.
+const maxSpecSize = 16 << 20
+
+// Decision says what the annotations decide about a container.
+type Decision int
+
+const (
+	// Skip: no view. The annotations carry urunc's whole configuration and
+	// it does not ask for one, or they turn snapshotView off explicitly.
+	Skip Decision = iota
+	// Act: the annotations set snapshotView=true and mountRootfs=true.
+	Act
+	// Probe: the configuration comes from the image's urunc.json, so only
+	// the view can tell: prepare it, read urunc.json, release it if the
+	// answer is no.
+	Probe
+)
+
+// String names the decision for logs.
+func (d Decision) String() string {
+	switch d {
+	case Act:
+		return "act"
+	case Probe:
+		return "probe"
+	default:
+		return "skip"
+	}
+}
+
+// Gate decides from a container's OCI annotations, following urunc's rule
+// (artifact.FromAnnotations): the annotations are urunc's configuration
+// when unikernelType, hypervisor and binary are all set; otherwise the
+// whole configuration comes from urunc.json. Besides that rule, both
+// snapshotView=true and mountRootfs=true in the annotations always act,
+// and an explicit snapshotView=false always skips (an opt-out that costs
+// nothing).
+func Gate(annotations map[string]string) Decision {
+	cfg, complete := artifact.FromAnnotations(annotations)
+	if wants(cfg) {
+		return Act
+	}
+	if v, ok := cfg[artifact.AnnotationSnapshotView]; ok && v != "" && !isTrue(v) {
+		return Skip
+	}
+	if complete {
+		return Skip
+	}
+	return Probe
+}
+
+// wants reports whether a configuration asks for a view: snapshotView and
+// mountRootfs both true.
+func wants(cfg artifact.Config) bool {
+	return isTrue(cfg[artifact.AnnotationSnapshotView]) && isTrue(cfg[artifact.AnnotationMountRootfs])
+}
+
+// strict reports whether a configuration sets AnnotationStrict.
+func strict(cfg artifact.Config) bool { return isTrue(cfg[AnnotationStrict]) }
+
+// isTrue parses a boolean annotation value as strconv.ParseBool does;
+// anything else is false.
+func isTrue(v string) bool {
+	b, err := strconv.ParseBool(v)
+	return err == nil && b
+}
+
+// ReadSpec reads and parses <bundle>/config.json.
+func ReadSpec(bundle string) (*specs.Spec, error) {
+	p := filepath.Join(bundle, "config.json")
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("read spec: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxSpecSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read spec %s: %w", p, err)
+	}
+	if len(data) > maxSpecSize {
+		return nil, fmt.Errorf("read spec %s: larger than %d bytes", p, maxSpecSize)
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		return nil, fmt.Errorf("read spec %s: %w", p, err)
+	}
+	return &spec, nil
+}
+
+// errNotWanted is returned by the Create pipeline when a probed urunc.json
+// does not ask for a view: the view is released and nothing is logged
+// above debug level.
+var errNotWanted = errors.New("urunc.json does not ask for a snapshot view")

@@ -1,0 +1,75 @@
+package shimglue
+
+import (
+	"context"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/containerd/containerd/v2/pkg/shim"
+)
+
+// grpcAddressEnv is set by containerd for every shim command.
+const grpcAddressEnv = "GRPC_ADDRESS"
+
+// Manager wraps a shim manager (runc's, from manager.NewShimManager) so
+// that Stop — the shim binary's `delete` command, which containerd runs
+// after every shim disconnect, and which is the only cleanup that runs
+// after the shim was killed — also releases what the bundle state lists.
+type Manager struct {
+	shim.Shim
+	opts      []Option
+	newViewer func(address string) Viewer // NewContainerdViewer; tests replace it
+}
+
+var _ shim.Shim = (*Manager)(nil)
+
+// WrapManager wraps inner; opts configure the Preparer Stop uses (its
+// logger, root).
+func WrapManager(inner shim.Shim, opts ...Option) *Manager {
+	return &Manager{Shim: inner, opts: opts, newViewer: func(a string) Viewer { return NewContainerdViewer(a) }}
+}
+
+// Stop runs the inner Stop first — for runc, `runc delete --force`: the
+// container's processes, which may still hold the per-container mount,
+// are gone afterwards — and then Cleanup of the bundle, whatever the
+// inner Stop returned. A failed cleanup is logged, not returned: it must
+// not keep containerd from deleting the task, and `artifactfs gc` finds
+// what is left.
+func (m *Manager) Stop(ctx context.Context, id string) (shim.StopStatus, error) {
+	status, err := m.Shim.Stop(ctx, id)
+	bundle := bundlePath(ctx, id)
+	viewer := m.newViewer(containerdAddress())
+	if c, ok := viewer.(io.Closer); ok {
+		defer c.Close()
+	}
+	p := NewPreparer(viewer, m.opts...)
+	if cerr := p.Cleanup(ctx, bundle); cerr != nil {
+		p.cfg.Logger.Warn().Err(cerr).Str("bundle", bundle).Str("container", id).
+			Msg("clean up snapshot view; `artifactfs gc` releases what is left")
+	}
+	return status, err
+}
+
+// bundlePath returns the bundle of the shim's delete command: the -bundle
+// flag, else, as runc's manager does, <dir of the working dir>/<id>.
+func bundlePath(ctx context.Context, id string) string {
+	if o, ok := ctx.Value(shim.OptsKey{}).(shim.Opts); ok && o.BundlePath != "" {
+		return o.BundlePath
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(cwd), id)
+}
+
+// containerdAddress returns containerd's gRPC address on the shim's command
+// line (-address), else in $GRPC_ADDRESS.
+func containerdAddress() string {
+	if f := flag.Lookup("address"); f != nil && f.Value.String() != "" {
+		return f.Value.String()
+	}
+	return os.Getenv(grpcAddressEnv)
+}

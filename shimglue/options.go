@@ -1,0 +1,105 @@
+package shimglue
+
+import (
+	"os"
+
+	"github.com/rs/zerolog"
+
+	"github.com/artifactfs/artifactfs/internal/artifact"
+)
+
+// Environment variables the shim reads (shimglue/plugin and WrapManager);
+// a shim inherits containerd's environment.
+const (
+	// StrictEnv, when true, makes every gated Create fail when the view
+	// cannot be served, as AnnotationStrict does for one container.
+	StrictEnv = "ARTIFACTFS_STRICT"
+	// DirectEnv, when true, reads block views with blockreader instead of
+	// mounting them (Config.Direct).
+	DirectEnv = "ARTIFACTFS_DIRECT"
+)
+
+// Config configures a Preparer. Each field's comment states its default.
+type Config struct {
+	// Root is the root of the per-container paths. Default RootFromEnv():
+	// $ARTIFACTFS_ROOT, else /run/artifactfs.
+	Root string
+	// Strict makes Create fail when a gated container's view cannot be
+	// served, for every container; AnnotationStrict does it for one.
+	// Default false: the container starts without a view.
+	Strict bool
+	// Direct reads a block view (blockfile, devmapper) with blockreader
+	// and serves it over FUSE without mounting it in the kernel. Default
+	// false: the view is mounted read-only, and read directly only when
+	// that mount fails.
+	Direct bool
+	// NoPassthrough serves every FUSE read from the shim even where FUSE
+	// passthrough works. Default false.
+	NoPassthrough bool
+	// MaxSize caps each artifact's size in bytes, in every mode. Default
+	// artifact.DefaultMaxSize (1 GiB).
+	MaxSize int64
+	// Logger receives warnings (a failed step and why, a rollback) and
+	// debug detail. Default: discard.
+	Logger zerolog.Logger
+	// Fault, when set, is called before each Step of a container's Create
+	// with the container's annotations, and fails that step by returning
+	// an error; tests use it to check rollbacks and fallbacks. Default nil,
+	// except in binaries built with the artifactfs_faults tag (see
+	// FailAtEnv and FailAtAnnotation there).
+	Fault Fault
+}
+
+// Option sets a field of Config.
+type Option func(*Config)
+
+// WithRoot sets Config.Root.
+func WithRoot(root string) Option { return func(c *Config) { c.Root = root } }
+
+// WithStrict sets Config.Strict.
+func WithStrict(strict bool) Option { return func(c *Config) { c.Strict = strict } }
+
+// WithDirect sets Config.Direct.
+func WithDirect(direct bool) Option { return func(c *Config) { c.Direct = direct } }
+
+// WithNoPassthrough sets Config.NoPassthrough.
+func WithNoPassthrough(off bool) Option { return func(c *Config) { c.NoPassthrough = off } }
+
+// WithMaxSize sets Config.MaxSize.
+func WithMaxSize(n int64) Option { return func(c *Config) { c.MaxSize = n } }
+
+// WithLogger sets Config.Logger.
+func WithLogger(l zerolog.Logger) Option { return func(c *Config) { c.Logger = l } }
+
+// WithFault sets Config.Fault.
+func WithFault(f Fault) Option { return func(c *Config) { c.Fault = f } }
+
+// OptionsFromEnv returns the options the environment sets: StrictEnv and
+// DirectEnv (RootEnv is the default of Config.Root anyway).
+func OptionsFromEnv() []Option {
+	return []Option{
+		WithStrict(isTrue(os.Getenv(StrictEnv))),
+		WithDirect(isTrue(os.Getenv(DirectEnv))),
+	}
+}
+
+func newConfig(opts []Option) Config {
+	c := Config{Logger: zerolog.Nop(), Fault: defaultFault()}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.Root == "" {
+		c.Root = RootFromEnv()
+	}
+	if c.MaxSize <= 0 {
+		c.MaxSize = artifact.DefaultMaxSize
+	}
+	return c
+}
+
+func (c *Config) fault(s Step, annotations map[string]string) error {
+	if c.Fault == nil {
+		return nil
+	}
+	return c.Fault(s, annotations)
+}

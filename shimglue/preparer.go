@@ -1,0 +1,250 @@
+package shimglue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/artifactfs/artifactfs/fs"
+	"github.com/artifactfs/artifactfs/internal/artifact"
+	"github.com/artifactfs/artifactfs/internal/source"
+)
+
+// Preparer prepares and releases the per-container paths of the containers
+// of one shim. It is safe for concurrent use.
+type Preparer struct {
+	cfg    Config
+	viewer Viewer
+
+	mu   sync.Mutex
+	live map[string]*container // by namespace/id
+}
+
+// container is what Prepare took for one container. st lists the
+// resources that may exist (it is what the state file says); src and fuse
+// are the handles only the preparing process holds.
+type container struct {
+	bundle      string
+	st          *State
+	log         zerolog.Logger
+	strict      bool
+	wanted      bool          // the annotations or urunc.json ask for a view
+	src         source.Source // open while a FUSE mount serves from it
+	fuse        *fs.Mounted
+	viewMounted bool
+	timer       stepTimer
+}
+
+// NewPreparer returns a Preparer that takes views from viewer.
+func NewPreparer(viewer Viewer, opts ...Option) *Preparer {
+	return &Preparer{cfg: newConfig(opts), viewer: viewer, live: map[string]*container{}}
+}
+
+// Prepare gives container ns/id, whose bundle and OCI annotations are
+// given, its per-container path when the gate says so (Gate, and the
+// image's urunc.json when the annotations leave it to that), and writes
+// the bundle state. It returns the state, or nil when the container gets
+// no view: not asked for, or a step failed (logged at warn level, with
+// every earlier step rolled back). It returns an error only when the
+// failure is strict (Config.Strict, AnnotationStrict).
+func (p *Preparer) Prepare(ctx context.Context, ns, id, bundle string, annotations map[string]string) (*State, error) {
+	log := p.cfg.Logger.With().Str("container", id).Str("namespace", ns).Logger()
+	decision := Gate(annotations)
+	if decision == Skip {
+		log.Debug().Msg("no snapshot view asked for")
+		return nil, nil
+	}
+	annCfg, _ := artifact.FromAnnotations(annotations)
+	c := &container{bundle: bundle, log: log, strict: p.cfg.Strict || strict(annCfg), wanted: decision == Act}
+	start := time.Now()
+	st, err := p.prepare(ctx, ns, id, c, decision, annotations)
+	switch {
+	case err == nil:
+		c.log.Info().Str("mode", string(st.Mode)).Str("path", st.Path).
+			Dur("took", time.Since(start)).Dict("steps", c.timer.dict()).Msg("artifacts served")
+		return st, nil
+	case errors.Is(err, errNotWanted):
+		c.log.Debug().Err(err).Msg("no snapshot view: released it")
+		return nil, nil
+	case c.strict:
+		c.log.Warn().Err(err).Msg("snapshot view failed, rolled back; failing Create (strict)")
+		return nil, fmt.Errorf("artifactfs snapshot view of %s/%s: %w", ns, id, err)
+	case !c.wanted:
+		// Probing an image that may not be a unikernel's at all.
+		c.log.Debug().Err(err).Msg("could not look into the image for urunc.json; no snapshot view")
+		return nil, nil
+	default:
+		c.log.Warn().Err(err).Msg("snapshot view failed, rolled back; the container starts without one")
+		return nil, nil
+	}
+}
+
+// prepare runs the steps, rolling all back on error.
+func (p *Preparer) prepare(ctx context.Context, ns, id string, c *container, decision Decision, ann map[string]string) (_ *State, err error) {
+	path, err := ContainerPath(p.cfg.Root, ns, id)
+	if err != nil {
+		return nil, err
+	}
+	key := ns + "/" + id
+	if err := p.releaseLive(ctx, key); err != nil {
+		return nil, fmt.Errorf("release an earlier attempt: %w", err)
+	}
+	if err := p.Cleanup(ctx, c.bundle); err != nil {
+		return nil, fmt.Errorf("clean up an earlier attempt: %w", err)
+	}
+	c.st = &State{
+		Version:     StateVersion,
+		ContainerID: id,
+		Namespace:   ns,
+		Path:        path,
+		Mode:        ModePending,
+	}
+	// A crashed earlier shim may have left mounts at these paths.
+	if err := p.clearPaths(c.st.Path, viewMountpoint(p.cfg.Root, ns, id)); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			if terr := p.teardown(ctx, c); terr != nil {
+				c.log.Warn().Err(terr).Msg("rollback incomplete; the shim's delete or `artifactfs gc` finishes it")
+			}
+		}
+	}()
+	if err := p.steps(ctx, c, decision, ann); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.live[key] = c
+	p.mu.Unlock()
+	return c.st, nil
+}
+
+// clearPaths unmounts and removes what an earlier attempt left at the
+// per-container path and the view mount point.
+func (p *Preparer) clearPaths(paths ...string) error {
+	for _, path := range paths {
+		if _, err := unmountTree(path); err != nil {
+			return err
+		}
+		if err := removeTree(path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Release undoes Prepare for container ns/id: it unmounts the
+// per-container path and the view, releases the view and its lease, and
+// removes the state file and the directories. A container this Preparer
+// did not prepare, or released already, is no error. When the view cannot
+// be released, the state file stays, so that Cleanup can try again.
+func (p *Preparer) Release(ctx context.Context, ns, id string) error {
+	return p.releaseLive(ctx, ns+"/"+id)
+}
+
+// ReleaseAll releases every container this Preparer holds, returning the
+// failures joined.
+func (p *Preparer) ReleaseAll(ctx context.Context) error {
+	p.mu.Lock()
+	keys := make([]string, 0, len(p.live))
+	for k := range p.live {
+		keys = append(keys, k)
+	}
+	p.mu.Unlock()
+	var errs []error
+	for _, k := range keys {
+		errs = append(errs, p.releaseLive(ctx, k))
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Preparer) releaseLive(ctx context.Context, key string) error {
+	p.mu.Lock()
+	c := p.live[key]
+	delete(p.live, key)
+	p.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	return p.teardown(ctx, c)
+}
+
+// Cleanup releases what the state file of bundle lists: the same as
+// Release, for a process that holds no handles (the shim's delete command
+// path, after the shim died). It is idempotent: without a state file it
+// does nothing.
+func (p *Preparer) Cleanup(ctx context.Context, bundle string) error {
+	st, err := LoadState(bundle)
+	if err != nil || st == nil {
+		return err
+	}
+	log := p.cfg.Logger.With().Str("container", st.ContainerID).Str("namespace", st.Namespace).Logger()
+	return p.teardown(ctx, &container{bundle: bundle, st: st, log: log})
+}
+
+// Cleanup is Preparer.Cleanup with a Preparer made for the purpose.
+func Cleanup(ctx context.Context, bundle string, viewer Viewer, opts ...Option) error {
+	return NewPreparer(viewer, opts...).Cleanup(ctx, bundle)
+}
+
+// teardown releases what c lists, in the reverse order of the steps:
+// the per-container path, the source, the view mount, the view and its
+// lease, the state file. It carries on past failures and returns them
+// joined. If the view could not be released, the state file is rewritten
+// to list only that, so that a later Cleanup retries it.
+func (p *Preparer) teardown(ctx context.Context, c *container) error {
+	st := c.st
+	if st == nil {
+		return nil
+	}
+	var errs []error
+	if c.fuse != nil {
+		if err := stopFUSE(c.fuse, c.log); err != nil {
+			errs = append(errs, err)
+		}
+		c.fuse = nil
+	}
+	if st.Path != "" {
+		if err := p.clearPaths(st.Path); err != nil {
+			errs = append(errs, fmt.Errorf("per-container path: %w", err))
+		}
+	}
+	if c.src != nil {
+		if err := c.src.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close %s: %w", c.src, err))
+		}
+		c.src = nil
+	}
+	if st.ViewMountpoint != "" {
+		if err := p.clearPaths(st.ViewMountpoint); err != nil {
+			errs = append(errs, fmt.Errorf("view mount: %w", err))
+		}
+	}
+	// Always, even without a snapshotter: a crash right after the view was
+	// made leaves a pending state that does not name it, and Release then
+	// finds it through the lease. What is gone is no error.
+	released := true
+	if err := p.viewer.Release(context.WithoutCancel(ctx), st.Namespace, st.Snapshotter, st.ContainerID); err != nil {
+		errs = append(errs, fmt.Errorf("release view: %w", err))
+		released = false
+	}
+	if c.bundle != "" {
+		var err error
+		if released {
+			err = RemoveState(c.bundle)
+		} else {
+			err = WriteState(c.bundle, &State{
+				ContainerID: st.ContainerID, Namespace: st.Namespace, Snapshotter: st.Snapshotter,
+				ViewKey: st.ViewKey, LeaseID: st.LeaseID, Parent: st.Parent, Mode: ModePending,
+			})
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

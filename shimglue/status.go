@@ -1,0 +1,159 @@
+package shimglue
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	afs "github.com/artifactfs/artifactfs/fs"
+	"github.com/artifactfs/artifactfs/internal/mountinfo"
+)
+
+// fsNamePrefix starts the FSName (mount source column) of every FUSE mount
+// the shim makes; the mode follows it, so status can tell fuse from direct.
+const fsNamePrefix = "artifactfs-"
+
+// fsName returns the FSName of a per-container FUSE mount serving in mode.
+func fsName(mode Mode) string { return fsNamePrefix + string(mode) }
+
+// Entry describes one per-container path under a root, as `artifactfs
+// status` shows it.
+type Entry struct {
+	// Namespace and ContainerID name the container, from the path.
+	Namespace   string `json:"namespace"`
+	ContainerID string `json:"container_id"`
+	// Path is the per-container path.
+	Path string `json:"path"`
+	// Mode is how the path serves the artifacts, read from the mount
+	// table: fuse, direct, bind, copy; "none" for an empty directory.
+	Mode Mode `json:"mode"`
+	// Healthy is true when every artifact can be stat'ed through the path.
+	Healthy bool `json:"healthy"`
+	// Problem says why the path is not healthy, e.g. "stale FUSE mount".
+	Problem string `json:"problem,omitempty"`
+	// Artifacts lists the files served, relative to Path, with sizes.
+	Artifacts []ArtifactState `json:"artifacts,omitempty"`
+}
+
+// ModeNone marks a per-container directory that serves nothing.
+const ModeNone Mode = "none"
+
+// maxStatusFiles bounds how many files status lists under one path.
+const maxStatusFiles = 16
+
+// Status describes every per-container path under root
+// (<root>/<namespace>/<container-id>), sorted by namespace and id. A root
+// that does not exist has none.
+func Status(root string) ([]Entry, error) {
+	root, err := mountinfo.Canonical(root)
+	if err != nil {
+		return nil, err
+	}
+	namespaces, err := os.ReadDir(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read root %s: %w", root, err)
+	}
+	mounts, err := mountinfo.Under(root)
+	if err != nil {
+		return nil, err
+	}
+	var entries []Entry
+	for _, ns := range namespaces {
+		if !ns.IsDir() || ns.Name() == viewsDir {
+			continue
+		}
+		ids, err := os.ReadDir(filepath.Join(root, ns.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("read namespace dir: %w", err)
+		}
+		for _, id := range ids {
+			if id.IsDir() || id.Type()&fs.ModeType == 0 {
+				entries = append(entries, describe(filepath.Join(root, ns.Name(), id.Name()), ns.Name(), id.Name(), mounts))
+			}
+		}
+	}
+	sort.Slice(entries, func(i, j int) bool {
+		if entries[i].Namespace != entries[j].Namespace {
+			return entries[i].Namespace < entries[j].Namespace
+		}
+		return entries[i].ContainerID < entries[j].ContainerID
+	})
+	return entries, nil
+}
+
+// describe inspects one per-container path.
+func describe(path, ns, id string, mounts []mountinfo.Entry) Entry {
+	e := Entry{Namespace: ns, ContainerID: id, Path: path, Mode: ModeNone}
+	var top *mountinfo.Entry
+	binds := 0
+	for i, m := range mounts {
+		switch {
+		case m.Mountpoint == path:
+			top = &mounts[i]
+		case strings.HasPrefix(m.Mountpoint, path+"/"):
+			binds++
+		}
+	}
+	switch {
+	case top != nil && top.FSType == afs.FSType:
+		e.Mode = ModeFUSE
+		if strings.HasPrefix(top.Source, fsNamePrefix) {
+			e.Mode = Mode(strings.TrimPrefix(top.Source, fsNamePrefix))
+		}
+		var st unix.Statfs_t
+		if err := unix.Statfs(path, &st); errors.Is(err, unix.ENOTCONN) {
+			e.Problem = "stale FUSE mount: its server is gone (artifactfs gc or umount clears it)"
+			return e
+		}
+	case binds > 0:
+		e.Mode = ModeBind
+	}
+	files, err := listFiles(path)
+	switch {
+	case err != nil:
+		e.Problem = err.Error()
+	case len(files) == 0:
+		e.Problem = "serves no artifact"
+	default:
+		e.Artifacts, e.Healthy = files, true
+		if e.Mode == ModeNone {
+			e.Mode = ModeCopy
+		}
+	}
+	return e
+}
+
+// listFiles returns the regular files under dir with their sizes, at most
+// maxStatusFiles of them.
+func listFiles(dir string) ([]ArtifactState, error) {
+	var files []ArtifactState
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			files = append(files, ArtifactState{Path: strings.TrimPrefix(p, dir), Size: info.Size()})
+			if len(files) >= maxStatusFiles {
+				return filepath.SkipAll
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	return files, nil
+}

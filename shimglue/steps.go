@@ -1,0 +1,346 @@
+package shimglue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	iofs "io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/containerd/containerd/v2/core/mount"
+	"golang.org/x/sys/unix"
+
+	"github.com/artifactfs/artifactfs/blockreader"
+	"github.com/artifactfs/artifactfs/fs"
+	"github.com/artifactfs/artifactfs/internal/artifact"
+	"github.com/artifactfs/artifactfs/internal/extract"
+	"github.com/artifactfs/artifactfs/internal/source"
+)
+
+// steps prepares the view, opens it, finds the artifacts, serves them at
+// the per-container path and writes the state. It records in c what it
+// takes as it goes, for teardown.
+func (p *Preparer) steps(ctx context.Context, c *container, decision Decision, ann map[string]string) error {
+	st := c.st
+	fault := func(s Step) error {
+		c.timer.start(s)
+		return p.cfg.fault(s, ann)
+	}
+	defer c.timer.stop()
+	var err error
+
+	// From here on the state file lists what a crash would leave behind:
+	// the paths are fixed, and the view is found by its lease.
+	st.ViewMountpoint = viewMountpoint(p.cfg.Root, st.Namespace, st.ContainerID)
+	if err := fault(StepPending); err != nil {
+		return err
+	}
+	if err := WriteState(c.bundle, st); err != nil {
+		return err
+	}
+
+	if err := fault(StepPrepare); err != nil {
+		return err
+	}
+	v, err := p.viewer.Prepare(c.log.WithContext(ctx), st.Namespace, st.ContainerID)
+	if err != nil {
+		return err
+	}
+	st.Snapshotter, st.ViewKey, st.LeaseID, st.Parent = v.Snapshotter, v.Key, v.LeaseID, v.Parent
+	st.ViewMounts = fromMounts(v.Mounts)
+	c.log = c.log.With().Str("snapshotter", v.Snapshotter).Logger()
+
+	if c.src, err = p.open(c, v.Mounts, fault); err != nil {
+		return err
+	}
+	if decision == Probe {
+		cfg, err := imageConfig(c.src)
+		if err != nil {
+			return err
+		}
+		if !wants(cfg) {
+			return errNotWanted
+		}
+		c.wanted = true
+		c.strict = c.strict || strict(cfg)
+	}
+	if err := fault(StepResolve); err != nil {
+		return err
+	}
+	set, err := artifact.Resolve(c.src, artifact.Request{Annotations: ann, MaxSize: p.cfg.MaxSize})
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.src, err)
+	}
+	if st.Mode, err = p.serve(ctx, c, set, fault); err != nil {
+		return err
+	}
+	for _, a := range set.Artifacts {
+		st.Artifacts = append(st.Artifacts, ArtifactState{Kind: string(a.Kind), Path: a.Path, Size: a.Info.Size})
+	}
+	if err := fault(StepState); err != nil {
+		return err
+	}
+	return WriteState(c.bundle, st)
+}
+
+// open mounts the view read-only and opens it as a directory, or, for a
+// block view that is not to be mounted (Config.Direct) or whose mount
+// fails, opens its block file or device with blockreader.
+func (p *Preparer) open(c *container, mounts []mount.Mount, fault func(Step) error) (source.Source, error) {
+	mp := c.st.ViewMountpoint
+	dev, isBlock := blockSource(mounts)
+	if !p.cfg.Direct || !isBlock {
+		err := fault(StepMountView)
+		if err == nil {
+			err = mountView(mounts, mp)
+		}
+		if err == nil {
+			c.viewMounted = true
+			if err := fault(StepOpen); err != nil {
+				return nil, err
+			}
+			d, err := source.OpenDir(mp)
+			if err != nil {
+				return nil, err // not a typed nil in the interface
+			}
+			return d, nil
+		}
+		if !isBlock {
+			return nil, fmt.Errorf("mount view at %s: %w", mp, err)
+		}
+		c.log.Warn().Err(err).Str("device", dev).Msg("cannot mount the view; reading its block image directly")
+	}
+	if err := p.clearPaths(mp); err != nil {
+		return nil, err
+	}
+	c.st.ViewMountpoint = ""
+	if err := fault(StepOpen); err != nil {
+		return nil, err
+	}
+	im, err := blockreader.Open(dev)
+	if err != nil {
+		return nil, err
+	}
+	return im, nil
+}
+
+// blockSource returns the block file or device of a view that is one
+// ext2/3/4 mount (blockfile: a loop mount of a file; devmapper: a device),
+// which blockreader can read without mounting it.
+func blockSource(mounts []mount.Mount) (string, bool) {
+	if len(mounts) != 1 || mounts[0].Target != "" {
+		return "", false
+	}
+	m := mounts[0]
+	switch m.Type {
+	case "ext4", "ext3", "ext2":
+	default:
+		return "", false
+	}
+	fi, err := os.Stat(m.Source)
+	if err != nil {
+		return "", false
+	}
+	if fi.Mode().IsRegular() || fi.Mode()&iofs.ModeDevice != 0 && fi.Mode()&iofs.ModeCharDevice == 0 {
+		return m.Source, true
+	}
+	return "", false
+}
+
+// mountView mounts the view's mounts at mp, read-only, nosuid, nodev. mp
+// and the directories above it up to the root's .views are mode 0700: a
+// mounted view shows the whole image.
+func mountView(mounts []mount.Mount, mp string) error {
+	if len(mounts) == 0 {
+		return errors.New("the view has no mounts")
+	}
+	// The root is 0755 (per-container paths are for every user to read);
+	// .views and below are 0700.
+	root := filepath.Dir(filepath.Dir(filepath.Dir(mp)))
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(mp), 0o700); err != nil {
+		return err
+	}
+	if err := os.Mkdir(mp, 0o700); err != nil && !errors.Is(err, iofs.ErrExist) {
+		return err
+	}
+	ro, err := readOnly(mounts)
+	if err != nil {
+		return err
+	}
+	if err := mount.All(ro, mp); err != nil {
+		_, _ = unmountTree(mp)
+		return err
+	}
+	return nil
+}
+
+// readOnly returns the mounts with "ro", "nosuid" and "nodev" added; a
+// mount that would stay writable (an overlay with an upperdir) is refused.
+func readOnly(mounts []mount.Mount) ([]mount.Mount, error) {
+	out := make([]mount.Mount, len(mounts))
+	for i, m := range mounts {
+		m.Options = slices.Clone(m.Options)
+		if !m.ReadOnly() {
+			if m.Type == "overlay" {
+				return nil, fmt.Errorf("view mount %d is a writable overlay", i)
+			}
+			m.Options = append(m.Options, "ro")
+		}
+		for _, o := range []string{"nosuid", "nodev"} {
+			if !slices.Contains(m.Options, o) {
+				m.Options = append(m.Options, o)
+			}
+		}
+		out[i] = m
+	}
+	return out, nil
+}
+
+// serve makes the per-container path serve the artifacts: a FUSE mount,
+// else read-only binds from the mounted view, else copies.
+func (p *Preparer) serve(ctx context.Context, c *container, set artifact.Set, fault func(Step) error) (Mode, error) {
+	path := c.st.Path
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", err
+	}
+	if err := os.Mkdir(path, 0o755); err != nil && !errors.Is(err, iofs.ErrExist) {
+		return "", err
+	}
+
+	err := fault(StepFUSE)
+	if err == nil {
+		var m *fs.Mounted
+		if m, err = p.mountFUSE(ctx, c, set); err == nil {
+			c.fuse = m
+			if c.viewMounted {
+				return ModeFUSE, nil
+			}
+			return ModeDirect, nil
+		}
+	}
+	c.log.Warn().Err(err).Msg("cannot serve the per-container path with FUSE; falling back")
+
+	if c.viewMounted {
+		err := fault(StepBind)
+		if err == nil {
+			err = bindAll(c.st.ViewMountpoint, path, set)
+		}
+		if err == nil {
+			return ModeBind, nil
+		}
+		c.log.Warn().Err(err).Msg("cannot bind the artifacts; copying them")
+		if _, uerr := unmountTree(path); uerr != nil {
+			return "", uerr
+		}
+	}
+
+	if err := fault(StepCopy); err != nil {
+		return "", err
+	}
+	if err := extract.Extract(c.src, set, path, true, nil); err != nil {
+		return "", err
+	}
+	// The copies need neither the source nor the view mount any more.
+	if err := c.src.Close(); err != nil {
+		return "", err
+	}
+	c.src = nil
+	if c.viewMounted {
+		if err := p.clearPaths(c.st.ViewMountpoint); err != nil {
+			return "", err
+		}
+		c.st.ViewMountpoint = ""
+		c.viewMounted = false
+	}
+	return ModeCopy, nil
+}
+
+// mountFUSE mounts the artifact tree at the per-container path.
+func (p *Preparer) mountFUSE(ctx context.Context, c *container, set artifact.Set) (*fs.Mounted, error) {
+	root, err := fs.New(c.src, set.Paths())
+	if err != nil {
+		return nil, err
+	}
+	mode := ModeDirect
+	if c.viewMounted {
+		mode = ModeFUSE
+	}
+	m, err := fs.Mount(c.log.WithContext(ctx), c.st.Path, root, fs.Options{
+		// The mount table then tells `artifactfs status` the mode.
+		FSName:      fsName(mode),
+		Passthrough: !p.cfg.NoPassthrough,
+		// The container, and urunc's monitor, may read as another user;
+		// the image's permission bits still apply (default_permissions).
+		AllowOther: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if perr := m.PassthroughErr(); perr != nil && !errors.Is(perr, fs.ErrNoHostFd) {
+		c.log.Warn().Err(perr).Msg("FUSE passthrough unavailable; the shim serves reads")
+	}
+	return m, nil
+}
+
+// bindAll binds every artifact of set from the mounted view at viewRoot
+// onto the same path under dir.
+func bindAll(viewRoot, dir string, set artifact.Set) error {
+	srcRoot, err := unix.Open(viewRoot, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", viewRoot, err)
+	}
+	defer unix.Close(srcRoot)
+	dstRoot, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dir, err)
+	}
+	defer unix.Close(dstRoot)
+	for _, p := range set.Paths() {
+		if _, err := bindFile(srcRoot, dstRoot, p, dir); err != nil {
+			return fmt.Errorf("bind %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// imageConfig reads the image's urunc.json; an image without one has an
+// empty configuration.
+func imageConfig(src source.Source) (artifact.Config, error) {
+	info, err := src.Stat(artifact.DefaultConfigPath)
+	if errors.Is(err, iofs.ErrNotExist) {
+		return artifact.Config{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("urunc.json: %w", err)
+	}
+	if !info.Mode.IsRegular() {
+		return nil, fmt.Errorf("urunc.json: %w (%s)", source.ErrNotRegular, source.TypeName(info.Mode))
+	}
+	if info.Size > artifact.MaxConfigSize {
+		return nil, fmt.Errorf("urunc.json: %w: %d bytes", artifact.ErrTooLarge, info.Size)
+	}
+	f, err := src.Open(artifact.DefaultConfigPath)
+	if err != nil {
+		return nil, fmt.Errorf("urunc.json: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.NewSectionReader(f, 0, info.Size))
+	if err != nil {
+		return nil, fmt.Errorf("read urunc.json: %w", err)
+	}
+	return artifact.ParseUruncJSON(data)
+}
+
+func fromMounts(ms []mount.Mount) []Mount {
+	out := make([]Mount, len(ms))
+	for i, m := range ms {
+		out[i] = Mount{Type: m.Type, Source: m.Source, Target: m.Target, Options: slices.Clone(m.Options)}
+	}
+	return out
+}

@@ -1,0 +1,170 @@
+package tests
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/mount"
+
+	"github.com/artifactfs/artifactfs/internal/ctrtest"
+)
+
+// BenchmarkShimCreate measures, per kernel size, what the wrapper adds to
+// Create (view, mount, state: the "took" the shim logs) and the whole
+// Create (NewTask) with and without the view, next to the copy path it
+// replaces: mount the container rootfs, copy kernel, initrd and urunc.json
+// to tmpfs, unmount. Page caches are dropped before each measured step
+// (cold; SHIM_BENCH_WARM=1: warm). SHIM_BENCH_STEPS=1 logs the wrapper's
+// time per step. Run:
+//
+//	go test -run '^$' -bench ShimCreate -benchtime 5x ./tests
+func BenchmarkShimCreate(b *testing.B) {
+	for _, mib := range []int{1, 64, 256} {
+		b.Run(fmt.Sprintf("kernel=%dMiB", mib), func(b *testing.B) {
+			e := newShimEnv(b, shimOptions{kernelSize: mib << 20, scratchMiB: mib + mib/4 + 48})
+			ctx := e.ctx(b)
+			var wrapper, gated, plain, copyPath []time.Duration
+			i := 0
+			for b.Loop() {
+				i++
+				for _, gate := range []bool{true, false} {
+					id := fmt.Sprintf("bench-%d-%v", i, gate)
+					ann := shimGated
+					if !gate {
+						ann = map[string]string{"com.urunc.unikernel.snapshotView": "false"}
+					}
+					dropCaches(b)
+					st, err := e.create(b, ctx, ctrSpec{id: id, annotations: ann, args: []string{}})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if gate {
+						gated = append(gated, st.create)
+						wrapper = append(wrapper, shimTook(b, e.D.LogPath, id))
+						copyPath = append(copyPath, measureCopy(b, e, id))
+					} else {
+						plain = append(plain, st.create)
+					}
+					st.remove(b, ctx)
+				}
+			}
+			b.ReportMetric(ms(median(wrapper)), "wrapper-ms")
+			b.ReportMetric(ms(median(copyPath)), "copy-ms")
+			b.ReportMetric(ms(median(gated)), "create-view-ms")
+			b.ReportMetric(ms(median(plain)), "create-plain-ms")
+			b.ReportMetric(0, "ns/op")
+			e.checkNoLeaks(b, "after the benchmark")
+		})
+	}
+}
+
+// measureCopy times urunc's copy path for container id: mount its rootfs
+// (blockfile: a loop mount of its snapshot), copy the three artifacts to a
+// tmpfs (/dev/shm), unmount; the copies are removed untimed.
+func measureCopy(b *testing.B, e *shimEnv, id string) time.Duration {
+	ctx := e.ctx(b)
+	mounts, err := e.D.Client().SnapshotService("blockfile").Mounts(ctx, id+"-rootfs")
+	if err != nil {
+		b.Fatal(err)
+	}
+	mnt, dst := b.TempDir(), filepath.Join("/dev/shm", "artifactfs-bench-"+id)
+	defer os.RemoveAll(dst)
+	dropCaches(b)
+	start := time.Now()
+	if err := mount.All(mounts, mnt); err != nil {
+		b.Fatal(err)
+	}
+	for _, p := range []string{ctrtest.SampleKernelPath, ctrtest.SampleInitrdPath, ctrtest.SampleConfigPath} {
+		if err := copyFile(filepath.Join(mnt, p), filepath.Join(dst, p)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := mount.UnmountAll(mnt, 0); err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+func copyFile(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// shimTook returns the duration the shim logged for preparing container
+// id ("artifacts served", field took, in milliseconds).
+func shimTook(b *testing.B, logPath, id string) time.Duration {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		f, err := os.Open(logPath)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			if !strings.HasPrefix(line, "{") || !strings.Contains(line, `"artifacts served"`) {
+				continue
+			}
+			var ev struct {
+				Container string             `json:"container"`
+				Took      float64            `json:"took"`
+				Steps     map[string]float64 `json:"steps"`
+			}
+			if json.Unmarshal([]byte(line), &ev) == nil && ev.Container == id {
+				f.Close()
+				if os.Getenv("SHIM_BENCH_STEPS") != "" {
+					b.Logf("%s: %.1f ms, steps (ms) %v", id, ev.Took, ev.Steps)
+				}
+				return time.Duration(ev.Took * float64(time.Millisecond))
+			}
+		}
+		f.Close()
+	}
+	b.Fatalf("the shim logged no preparation of %s", id)
+	return 0
+}
+
+// dropCaches drops the page cache, dentries and inodes, unless
+// SHIM_BENCH_WARM is set (then every step runs on a warm cache).
+func dropCaches(b *testing.B) {
+	if os.Getenv("SHIM_BENCH_WARM") != "" {
+		return
+	}
+	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0); err != nil {
+		b.Logf("drop caches: %v", err)
+	}
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

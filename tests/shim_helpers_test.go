@@ -1,0 +1,494 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/containerd/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/artifactfs/artifactfs/internal/artifact"
+	"github.com/artifactfs/artifactfs/internal/ctrtest"
+	"github.com/artifactfs/artifactfs/internal/testimage"
+	"github.com/artifactfs/artifactfs/shimglue"
+	"github.com/artifactfs/artifactfs/view"
+)
+
+// shimRuntime is the runtime type the e2e tests run containers with; the
+// daemon finds its binary, containerd-shim-artifactfs-v2, on its PATH.
+const shimRuntime = "io.containerd.artifactfs.v2"
+
+// shimArtifactsDir is where the test containers' specs bind the
+// per-container path, as urunc's monitor rootfs would.
+const shimArtifactsDir = "/artifacts"
+
+// Annotations that turn the view on, and one that fails steps on purpose
+// (read by the test build of the shim only).
+var (
+	shimGated = map[string]string{
+		artifact.AnnotationSnapshotView: "true",
+		artifact.AnnotationMountRootfs:  "true",
+	}
+	shimFailAt = "org.artifactfs.test.fail-at"
+)
+
+var (
+	shimBuildOnce sync.Once
+	shimBinDir    string
+	shimBuildErr  error
+)
+
+// shimBinary builds containerd-shim-artifactfs-v2 with the
+// artifactfs_faults tag (failure injection by annotation) into the test
+// cache, once per run, and returns its directory.
+func shimBinary(t testing.TB) string {
+	t.Helper()
+	shimBuildOnce.Do(func() {
+		shimBinDir = filepath.Join(ctrtest.CacheDir(), "shim-test")
+		goBin, err := ctrtest.GoTool()
+		if err != nil {
+			shimBuildErr = err
+			return
+		}
+		start := time.Now()
+		cmd := exec.Command(goBin, "build", "-tags", "artifactfs_faults", "-o",
+			filepath.Join(shimBinDir, "containerd-shim-artifactfs-v2"), "./cmd/containerd-shim-artifactfs-v2")
+		cmd.Dir = ".."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			shimBuildErr = fmt.Errorf("build the shim: %w\n%s", err, out)
+			return
+		}
+		t.Logf("built the test shim in %s", time.Since(start).Round(time.Millisecond))
+	})
+	if shimBuildErr != nil {
+		t.Fatal(shimBuildErr)
+	}
+	return shimBinDir
+}
+
+// shimEnv is a private containerd whose shims serve per-container paths
+// under Root, with an image holding the artifacts and a static entrypoint.
+type shimEnv struct {
+	D      *ctrtest.Daemon
+	Root   string
+	Kernel []byte
+	Initrd []byte
+	Config []byte
+	Image  client.Image
+	// ns runs the checks that must see the daemon's mount namespace, when
+	// it has a private one.
+	ns *mountNS
+}
+
+var (
+	shimEntryOnce sync.Once
+	shimEntry     []byte
+	shimEntryErr  error
+)
+
+// shimOptions configure newShimEnv.
+type shimOptions struct {
+	kernelSize   int
+	scratchMiB   int // blockfile's scratch file, copied by every layer; default 64
+	snapshotters []string
+	env          map[string]string // set in the daemon's (and so the shims') environment
+	hideFUSE     bool              // run the daemon in a mount namespace where /dev/fuse is /dev/null
+}
+
+// newShimEnv starts a private containerd for one test and imports the
+// sample image into the snapshotters; everything is stopped and checked
+// for leaks at cleanup.
+func newShimEnv(t testing.TB, o shimOptions) *shimEnv {
+	t.Helper()
+	testimage.RequireRoot(t, "containerd, runc, FUSE and loop mounts")
+	testimage.RequireTools(t, "mkfs.ext4", "runc")
+	if o.kernelSize == 0 {
+		o.kernelSize = 3<<20 + 123
+	}
+	if len(o.snapshotters) == 0 {
+		o.snapshotters = []string{"blockfile"}
+	}
+	bin := shimBinary(t)
+	shimEntryOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "shim-entry-")
+		if err != nil {
+			shimEntryErr = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		shimEntry, shimEntryErr = ctrtest.Entrypoint(dir)
+	})
+	if shimEntryErr != nil {
+		t.Fatal(shimEntryErr)
+	}
+
+	e := &shimEnv{Root: t.TempDir()}
+	// The daemon passes its environment on to the shims.
+	t.Setenv(shimglue.RootEnv, e.Root)
+	for k, v := range o.env {
+		t.Setenv(k, v)
+	}
+	start := func() {
+		var err error
+		e.D, err = ctrtest.Start(context.Background(), ctrtest.Options{ExtraPath: []string{bin}, ScratchMiB: o.scratchMiB})
+		if err != nil {
+			t.Errorf("start containerd: %v", err)
+		}
+	}
+	if o.hideFUSE {
+		e.ns = newMountNS(t, hideFUSE)
+		e.ns.do(start)
+	} else {
+		start()
+	}
+	if e.D == nil {
+		t.FailNow()
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("containerd log tail:\n%s", e.D.LogTail(8192))
+		}
+		e.checkNoLeaks(t, "at the end")
+		e.inNS(func() {
+			if err := e.D.Stop(); err != nil {
+				t.Errorf("stop containerd: %v", err)
+			}
+		})
+	})
+
+	e.Kernel = testimage.Payload(31, o.kernelSize)
+	e.Initrd = testimage.Payload(32, 700<<10+3)
+	spec, err := ctrtest.SampleImage("docker.io/library/artifactfs-shim:latest", e.Kernel, e.Initrd, shimEntry, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Config = spec.Files[ctrtest.SampleConfigPath].Data
+	dir := t.TempDir()
+	tarPath, err := ctrtest.BuildImage(dir, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	if e.Image, err = ctrtest.Import(e.ctx(t), e.D.Client(), tarPath, o.snapshotters...); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("containerd up, image imported into %v in %s", o.snapshotters, time.Since(begin).Round(time.Millisecond))
+	return e
+}
+
+func (e *shimEnv) ctx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(e.D.Context(context.Background()), 3*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// inNS runs fn in the daemon's mount namespace.
+func (e *shimEnv) inNS(fn func()) {
+	if e.ns != nil {
+		e.ns.do(fn)
+		return
+	}
+	fn()
+}
+
+// path returns the per-container path of container id.
+func (e *shimEnv) path(id string) string { return filepath.Join(e.Root, e.D.Namespace, id) }
+
+// bundle returns the bundle directory of container id.
+func (e *shimEnv) bundle(id string) string {
+	return filepath.Join(e.D.State, "io.containerd.runtime.v2.task", e.D.Namespace, id)
+}
+
+// wantSums are the sha256 lines the check container prints.
+func (e *shimEnv) wantSums() string {
+	var b strings.Builder
+	for _, f := range []struct {
+		p    string
+		data []byte
+	}{{ctrtest.SampleKernelPath, e.Kernel}, {ctrtest.SampleInitrdPath, e.Initrd}, {ctrtest.SampleConfigPath, e.Config}} {
+		fmt.Fprintf(&b, "%s  %s\n", testimage.SHA256(f.data), shimArtifactsDir+f.p)
+	}
+	return b.String()
+}
+
+// ctrSpec says what container to run.
+type ctrSpec struct {
+	id          string
+	snapshotter string
+	annotations map[string]string
+	bind        bool     // bind the per-container path at shimArtifactsDir
+	args        []string // entrypoint arguments; default: sha256 of the three artifacts
+}
+
+// shimTask is a created container and task.
+type shimTask struct {
+	ctr    client.Container
+	task   client.Task
+	stdout *bytes.Buffer
+	stderr *bytes.Buffer
+	create time.Duration // how long NewTask (the shim's Create) took
+}
+
+// create creates the container and its task (the shim's Create), not
+// started. The container is deleted at cleanup if the test did not.
+func (e *shimEnv) create(t testing.TB, ctx context.Context, s ctrSpec) (*shimTask, error) {
+	t.Helper()
+	if s.snapshotter == "" {
+		s.snapshotter = "blockfile"
+	}
+	if s.args == nil {
+		s.args = []string{"sha256"}
+		for _, p := range []string{ctrtest.SampleKernelPath, ctrtest.SampleInitrdPath, ctrtest.SampleConfigPath} {
+			s.args = append(s.args, shimArtifactsDir+p)
+		}
+	}
+	opts := []oci.SpecOpts{oci.WithImageConfig(e.Image), oci.WithProcessArgs(append([]string{ctrtest.SampleEntryPath}, s.args...)...)}
+	if len(s.annotations) > 0 {
+		opts = append(opts, oci.WithAnnotations(s.annotations))
+	}
+	if s.bind {
+		opts = append(opts, oci.WithMounts([]specs.Mount{{
+			Destination: shimArtifactsDir, Type: "bind", Source: e.path(s.id), Options: []string{"rbind", "ro"},
+		}}))
+	}
+	ctr, err := e.D.Client().NewContainer(ctx, s.id,
+		client.WithSnapshotter(s.snapshotter),
+		client.WithNewSnapshot(s.id+"-rootfs", e.Image),
+		client.WithRuntime(shimRuntime, nil),
+		client.WithNewSpec(opts...))
+	if err != nil {
+		return nil, fmt.Errorf("new container %s: %w", s.id, err)
+	}
+	t.Cleanup(func() {
+		ctx := context.WithoutCancel(ctx)
+		if task, err := ctr.Task(ctx, nil); err == nil {
+			_, _ = task.Delete(ctx, client.WithProcessKill)
+		}
+		if err := ctr.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+			t.Errorf("delete container %s: %v", s.id, err)
+		}
+	})
+	st := &shimTask{ctr: ctr, stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
+	begin := time.Now()
+	st.task, err = ctr.NewTask(ctx, cio.NewCreator(cio.WithStreams(nil, st.stdout, st.stderr)))
+	st.create = time.Since(begin)
+	if err != nil {
+		return st, fmt.Errorf("new task %s: %w", s.id, err)
+	}
+	return st, nil
+}
+
+// run starts the task and waits for it to exit; it returns the exit code.
+func (st *shimTask) run(t testing.TB, ctx context.Context) uint32 {
+	t.Helper()
+	statusC, err := st.task.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.task.Start(ctx); err != nil {
+		t.Fatalf("start task: %v", err)
+	}
+	select {
+	case s := <-statusC:
+		st.waitIO()
+		return s.ExitCode()
+	case <-ctx.Done():
+		t.Fatalf("task did not exit: %v", ctx.Err())
+	}
+	return 0
+}
+
+// waitIO waits until the task's output is copied into stdout and stderr:
+// the exit status can arrive first.
+func (st *shimTask) waitIO() {
+	if io := st.task.IO(); io != nil {
+		io.Wait()
+	}
+}
+
+// remove deletes the task and the container with its snapshot.
+func (st *shimTask) remove(t testing.TB, ctx context.Context) {
+	t.Helper()
+	if st.task != nil {
+		if _, err := st.task.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+			t.Errorf("delete task: %v", err)
+		}
+	}
+	if err := st.ctr.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+		t.Errorf("delete container: %v", err)
+	}
+}
+
+// checkNoLeaks fails when anything of artifactfs is left: a view or lease
+// in containerd, a mount under the root or the daemon's directory, a loop
+// device over a file of the daemon, a per-container or view directory.
+// containerd runs the shim's delete command after the shim exits, so
+// this waits a little for things to settle.
+func (e *shimEnv) checkNoLeaks(t testing.TB, when string) {
+	t.Helper()
+	var problems []string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		problems = e.leaks(t)
+		if os.Getenv("SHIM_DEBUG_LEAKS") != "" && len(problems) > 0 {
+			t.Logf("%s: waiting for %v", when, problems)
+		}
+		if len(problems) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, p := range problems {
+		t.Errorf("%s: left behind: %s", when, p)
+	}
+}
+
+func (e *shimEnv) leaks(t testing.TB) []string {
+	var out []string
+	ctx, cancel := context.WithTimeout(e.D.Context(context.Background()), 30*time.Second)
+	defer cancel()
+	found, err := view.List(ctx, e.D.Client(), e.D.Namespace)
+	if err != nil {
+		out = append(out, "list views: "+err.Error())
+	}
+	for _, f := range found {
+		out = append(out, fmt.Sprintf("view %+v", f))
+	}
+	e.inNS(func() {
+		for _, dir := range []string{e.Root, e.D.Dir} {
+			mps, err := ctrtest.MountsUnder(dir)
+			if err != nil {
+				out = append(out, err.Error())
+			}
+			for _, m := range mps {
+				out = append(out, "mount "+m)
+			}
+		}
+	})
+	loops, _ := ctrtest.LoopDevicesUnder(e.D.Dir)
+	for _, l := range loops {
+		out = append(out, "loop device "+l)
+	}
+	for _, d := range []string{filepath.Join(e.Root, e.D.Namespace), filepath.Join(e.Root, ".views", e.D.Namespace)} {
+		entries, _ := os.ReadDir(d)
+		for _, en := range entries {
+			out = append(out, "directory "+filepath.Join(d, en.Name()))
+		}
+	}
+	// Bundles of deleted containers, with their state files, are gone.
+	bundles, _ := os.ReadDir(filepath.Join(e.D.State, "io.containerd.runtime.v2.task", e.D.Namespace))
+	for _, b := range bundles {
+		out = append(out, "bundle "+b.Name())
+	}
+	return out
+}
+
+// shimPid returns the pid of the shim process serving container id.
+func shimPid(t testing.TB, id string) int {
+	t.Helper()
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		if !strings.HasSuffix(args[0], "containerd-shim-artifactfs-v2") {
+			continue
+		}
+		for i := 0; i+1 < len(args); i++ {
+			if args[i] == "-id" && args[i+1] == id {
+				pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+				return pid
+			}
+		}
+	}
+	t.Fatalf("no shim process for %s", id)
+	return 0
+}
+
+// The main goroutine keeps the main thread, so that a goroutine locked to
+// a thread for a mountNS never gets it: the main thread cannot exit, and
+// its namespace is what /proc/self shows to every test.
+func init() { runtime.LockOSThread() }
+
+// mountNS is a thread locked in a mount namespace of its own; do runs
+// functions there (and processes they start inherit the namespace).
+type mountNS struct {
+	fns  chan func()
+	done chan struct{}
+}
+
+// newMountNS creates the namespace (a private copy of the host's mounts)
+// and runs setup in it. It ends at test cleanup, registered now so that
+// it runs after the cleanups registered later (the daemon's stop, whose
+// process must not outlive the thread: Pdeathsig).
+func newMountNS(t testing.TB, setup func() error) *mountNS {
+	t.Helper()
+	n := &mountNS{fns: make(chan func()), done: make(chan struct{})}
+	ready := make(chan error, 1)
+	go func() {
+		defer close(n.done)
+		// Never unlocked: the thread, and with it the namespace, ends
+		// with this goroutine.
+		runtime.LockOSThread()
+		err := unix.Unshare(unix.CLONE_NEWNS)
+		if err == nil {
+			err = unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "")
+		}
+		if err == nil {
+			err = setup()
+		}
+		ready <- err
+		if err != nil {
+			return
+		}
+		for fn := range n.fns {
+			fn()
+		}
+	}()
+	if err := <-ready; err != nil {
+		t.Fatalf("private mount namespace: %v", err)
+	}
+	t.Cleanup(func() { close(n.fns); <-n.done })
+	return n
+}
+
+func (n *mountNS) do(fn func()) {
+	finished := make(chan struct{})
+	n.fns <- func() { defer close(finished); fn() }
+	<-finished
+}
+
+// hideFUSE binds /dev/null over /dev/fuse: FUSE mounts fail as on a host
+// without FUSE.
+func hideFUSE() error {
+	if err := unix.Mount("/dev/null", "/dev/fuse", "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("hide /dev/fuse: %w", err)
+	}
+	return nil
+}
+
+// statfsErr returns the error statfs(2) gives for p.
+func statfsErr(p string) error {
+	var st syscall.Statfs_t
+	err := syscall.Statfs(p, &st)
+	if errors.Is(err, syscall.ENOTCONN) {
+		return syscall.ENOTCONN
+	}
+	return err
+}

@@ -1,0 +1,231 @@
+package tests
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/artifactfs/artifactfs/internal/ctrtest"
+	"github.com/artifactfs/artifactfs/shimglue"
+)
+
+// TestShimServesArtifacts runs a container through io.containerd.artifactfs.v2
+// on each snapshotter with the view annotations set. Its own spec binds the
+// per-container path (as urunc's monitor rootfs would) and it checks the
+// artifacts' sha256 from inside. After delete nothing is left.
+func TestShimServesArtifacts(t *testing.T) {
+	sns := []string{"blockfile", "overlayfs", "native"}
+	e := newShimEnv(t, shimOptions{snapshotters: sns})
+	ctx := e.ctx(t)
+	for _, sn := range sns {
+		t.Run(sn, func(t *testing.T) {
+			id := "serve-" + sn
+			st, err := e.create(t, ctx, ctrSpec{id: id, snapshotter: sn, annotations: shimGated, bind: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			state, err := shimglue.LoadState(e.bundle(id))
+			if err != nil || !state.Ready() {
+				t.Fatalf("bundle state = %+v, %v", state, err)
+			}
+			if state.Mode != shimglue.ModeFUSE || state.Snapshotter != sn || state.Path != e.path(id) {
+				t.Errorf("state: mode %s, snapshotter %s, path %s", state.Mode, state.Snapshotter, state.Path)
+			}
+			// An operator reads the same bytes on the host.
+			got, err := os.ReadFile(filepath.Join(state.Path, ctrtest.SampleKernelPath))
+			if err != nil || string(got) != string(e.Kernel) {
+				t.Errorf("kernel on the host: %d bytes, %v", len(got), err)
+			}
+			if code := st.run(t, ctx); code != 0 {
+				t.Fatalf("container exited %d: %s", code, st.stderr)
+			}
+			if got := st.stdout.String(); got != e.wantSums() {
+				t.Errorf("container saw:\n%swant:\n%s", got, e.wantSums())
+			}
+			t.Logf("%s: Create %s", sn, st.create.Round(time.Millisecond))
+			st.remove(t, ctx)
+			e.checkNoLeaks(t, "after delete")
+		})
+	}
+}
+
+// TestShimWithoutGate: a container without the annotations (and a
+// urunc.json that does not ask, here: overridden by complete annotations)
+// gets no view and starts as with runc.
+func TestShimWithoutGate(t *testing.T) {
+	e := newShimEnv(t, shimOptions{})
+	ctx := e.ctx(t)
+	ann := map[string]string{
+		"com.urunc.unikernel.unikernelType": "linux",
+		"com.urunc.unikernel.hypervisor":    "qemu",
+		"com.urunc.unikernel.binary":        ctrtest.SampleKernelPath,
+	}
+	st, err := e.create(t, ctx, ctrSpec{id: "plain", annotations: ann, args: []string{"sha256", ctrtest.SampleKernelPath}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state, err := shimglue.LoadState(e.bundle("plain")); state != nil || err != nil {
+		t.Errorf("state without the gate: %+v, %v", state, err)
+	}
+	if _, err := os.Stat(e.path("plain")); !os.IsNotExist(err) {
+		t.Errorf("per-container path without the gate: %v", err)
+	}
+	if code := st.run(t, ctx); code != 0 {
+		t.Fatalf("exit %d: %s", code, st.stderr)
+	}
+	st.remove(t, ctx)
+	e.checkNoLeaks(t, "after delete")
+}
+
+// TestShimProbesUruncJSON: no annotations at all, so the image's urunc.json
+// decides; the sample image's asks for the view.
+func TestShimProbesUruncJSON(t *testing.T) {
+	e := newShimEnv(t, shimOptions{})
+	ctx := e.ctx(t)
+	st, err := e.create(t, ctx, ctrSpec{id: "probe", bind: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := st.run(t, ctx); code != 0 || st.stdout.String() != e.wantSums() {
+		t.Fatalf("exit %d, saw:\n%s%s", code, st.stdout, st.stderr)
+	}
+	st.remove(t, ctx)
+	e.checkNoLeaks(t, "after delete")
+}
+
+// TestShimKilled kills the shim with SIGKILL while the container runs:
+// its FUSE mount goes stale, containerd drops the task and runs the shim
+// binary's delete command, which must clean up from the bundle state.
+func TestShimKilled(t *testing.T) {
+	e := newShimEnv(t, shimOptions{})
+	ctx := e.ctx(t)
+	id := "killed"
+	st, err := e.create(t, ctx, ctrSpec{id: id, annotations: shimGated, bind: true, args: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state, err := shimglue.LoadState(e.bundle(id)); err != nil || state.Mode != shimglue.ModeFUSE {
+		t.Fatalf("state before the kill: %+v, %v", state, err)
+	}
+	statusC, err := st.task.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.task.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(shimPid(t, id), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-statusC:
+	case <-time.After(30 * time.Second):
+		t.Fatal("containerd did not notice the dead shim")
+	}
+	// containerd drops the task and runs the shim's delete command; the
+	// container record stays until the user deletes it.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := st.ctr.Task(ctx, nil); errdefs.IsNotFound(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the task of the killed shim is still there")
+		}
+	}
+	st.task = nil
+	st.remove(t, ctx)
+	e.checkNoLeaks(t, "after the shim was killed and the container deleted")
+	// A killed shim cannot remove its socket, and containerd does not.
+	for _, p := range ctrtest.ShimSockets(e.D.Address, e.D.Namespace, id) {
+		_ = os.Remove(p)
+	}
+}
+
+// TestShimFailures fails each step of Create on purpose: the container
+// still starts (without a view: urunc would copy), or, for the inner
+// Create and in strict mode, Create fails; either way nothing is left.
+func TestShimFailures(t *testing.T) {
+	e := newShimEnv(t, shimOptions{})
+	ctx := e.ctx(t)
+	tests := []struct {
+		fail       string
+		strict     bool
+		wantMode   shimglue.Mode // "" when the container gets no view
+		createFail bool
+	}{
+		{fail: "pending"},
+		{fail: "prepare"},
+		{fail: "mount-view", wantMode: shimglue.ModeDirect},
+		{fail: "open"},
+		{fail: "resolve"},
+		{fail: "fuse", wantMode: shimglue.ModeBind},
+		{fail: "fuse,bind", wantMode: shimglue.ModeCopy},
+		{fail: "fuse,bind,copy"},
+		{fail: "state"},
+		{fail: "create", createFail: true},
+		{fail: "resolve", strict: true, createFail: true},
+	}
+	for _, tt := range tests {
+		name := strings.ReplaceAll(tt.fail, ",", "+")
+		if tt.strict {
+			name += "/strict"
+		}
+		t.Run(name, func(t *testing.T) {
+			id := "fail-" + strings.NewReplacer("+", "-", "/", "-").Replace(name)
+			ann := map[string]string{shimFailAt: tt.fail}
+			for k, v := range shimGated {
+				ann[k] = v
+			}
+			if tt.strict {
+				ann[shimglue.AnnotationStrict] = "true"
+			}
+			// The spec binds the per-container path only where it is
+			// served (urunc's own spec never does); without it the
+			// container reads its rootfs.
+			spec := ctrSpec{id: id, annotations: ann, bind: true}
+			if tt.wantMode == "" {
+				spec.bind, spec.args = false, []string{"sha256", ctrtest.SampleKernelPath}
+			}
+			st, err := e.create(t, ctx, spec)
+			if tt.createFail {
+				if err == nil {
+					t.Fatal("Create succeeded")
+				}
+				st.task = nil
+				st.remove(t, ctx)
+				e.checkNoLeaks(t, "after the failed Create")
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			state, err := shimglue.LoadState(e.bundle(id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantMode == "" {
+				if state != nil {
+					t.Errorf("state after a failed step: %+v", state)
+				}
+				if _, err := os.Stat(e.path(id)); !os.IsNotExist(err) {
+					t.Errorf("per-container path after a failed step: %v", err)
+				}
+			} else if state == nil || state.Mode != tt.wantMode {
+				t.Errorf("state %+v, want mode %s", state, tt.wantMode)
+			}
+			if code := st.run(t, ctx); code != 0 {
+				t.Fatalf("exit %d: %s", code, st.stderr)
+			}
+			if tt.wantMode != "" && st.stdout.String() != e.wantSums() {
+				t.Errorf("container saw:\n%swant:\n%s", st.stdout, e.wantSums())
+			}
+			st.remove(t, ctx)
+			e.checkNoLeaks(t, "after delete")
+		})
+	}
+}
