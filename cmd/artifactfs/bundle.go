@@ -1,24 +1,15 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
-
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/artifactfs/artifactfs/blockreader"
 	"github.com/artifactfs/artifactfs/internal/mountinfo"
 	"github.com/artifactfs/artifactfs/internal/source"
 	"github.com/artifactfs/artifactfs/shimglue"
 )
-
-// maxSpecSize bounds the config.json read from a bundle.
-const maxSpecSize = 4 << 20
 
 // openBundle picks the source of a container bundle: the view recorded in
 // its artifactfs state file when there is one, else the container's rootfs
@@ -66,25 +57,9 @@ func stateSource(st *shimglue.State) (source.Source, error) {
 
 // bundleAnnotations reads the OCI spec annotations of a bundle.
 func bundleAnnotations(bundle string) (map[string]string, error) {
-	p := filepath.Join(bundle, "config.json")
-	f, err := os.Open(p)
+	spec, err := shimglue.ReadSpec(bundle)
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", bundle, err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxSpecSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("bundle %s: %w", bundle, err)
-	}
-	if len(data) > maxSpecSize {
-		return nil, fmt.Errorf("bundle %s: %w: config.json larger than %d bytes", bundle, errBadSpec, maxSpecSize)
-	}
-	var spec specs.Spec
-	if err := json.Unmarshal(data, &spec); err != nil {
-		return nil, fmt.Errorf("bundle %s: %w: config.json: %v", bundle, errBadSpec, err)
 	}
 	return spec.Annotations, nil
 }
-
-// errBadSpec marks a bundle whose config.json cannot be used.
-var errBadSpec = errors.New("invalid OCI spec")
