@@ -368,6 +368,14 @@ func (e *shimEnv) leaks(t testing.TB) []string {
 	for _, f := range found {
 		out = append(out, fmt.Sprintf("view %+v", f))
 	}
+	// What `artifactfs gc` would still find to remove.
+	removed, err := shimglue.GC(ctx, e.D.Client(), e.Root, e.D.Namespace, true)
+	if err != nil {
+		out = append(out, "gc --dry-run: "+err.Error())
+	}
+	for _, r := range removed {
+		out = append(out, fmt.Sprintf("gc would remove %s %s", r.Kind, r.Name))
+	}
 	e.inNS(func() {
 		for _, dir := range []string{e.Root, e.D.Dir} {
 			mps, err := ctrtest.MountsUnder(dir)
