@@ -13,7 +13,7 @@ CONTAINERD_BIN := $(ARTIFACTFS_CACHE)/bin
 FUZZTIME ?= 60s
 
 .DEFAULT_GOAL := build
-.PHONY: help deps build test test-unit test-root fuzz demo demo-mount vet clean
+.PHONY: help deps build test test-unit test-root fuzz demo demo-mount bench vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -60,6 +60,10 @@ demo: deps build ## the whole flow: containerd, the artifactfs shim, a unikernel
 
 demo-mount: deps build ## the core alone: a sample ext4 image mounted, listed and read with artifactfs, unmounted
 	./scripts/demo.sh $(BIN)/artifactfs
+
+bench: deps ## read-throughput benchmarks per source vs a native loop mount (root): bench/results.md, bench/results.png
+	@command -v fuse2fs >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fuse2fs >/dev/null; }
+	$(GO) run ./bench/cmd/bench -runs $(or $(RUNS),5) -out bench
 
 clean: ## remove built binaries
 	rm -rf $(BIN)

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
+// sourceOrder is the order of sources in the chart's legend and groups.
+var sourceOrder = []string{srcNative, srcImage, srcDevice, srcDirPT, srcDirNoPT, srcFuse2fs, srcDebugfs}
+
+// chart writes a PNG with two grouped bar charts, cold and warm: median
+// read throughput per source, one group per image.
+func chart(path string, images []*benchImage, rows []*result) error {
+	var names []string
+	for _, img := range images {
+		names = append(names, img.name)
+	}
+	cold, err := barPlot("cold (page cache dropped)", names, sourceOrder, rows, func(r *result) stats { return r.cold })
+	if err != nil {
+		return err
+	}
+	warm, err := barPlot("warm (repeated reads, page cache kept)", names, sourceOrder, rows, func(r *result) stats { return r.warm })
+	if err != nil {
+		return err
+	}
+	c := vgimg.New(14*vg.Inch, 11*vg.Inch)
+	dc := draw.New(c)
+	tiles := draw.Tiles{Rows: 2, Cols: 1, PadTop: vg.Millimeter * 3, PadBottom: vg.Millimeter * 3,
+		PadLeft: vg.Millimeter * 3, PadRight: vg.Millimeter * 3, PadY: vg.Millimeter * 8}
+	canvases := plot.Align([][]*plot.Plot{{cold}, {warm}}, tiles, dc)
+	cold.Draw(canvases[0][0])
+	warm.Draw(canvases[1][0])
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+func barPlot(title string, images, sources []string, rows []*result, pick func(*result) stats) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = "artifactfs: read throughput of the whole kernel, " + title + ", median"
+	p.Y.Label.Text = "MB/s"
+	p.Y.Min = 0
+	p.Legend.Top = true
+	p.Legend.Left = true
+	w := vg.Points(13)
+	var top float64
+	for i, src := range sources {
+		vals := make(plotter.Values, len(images))
+		for j, img := range images {
+			if r := find(rows, img, src); len(pick(r).runs) > 0 {
+				vals[j] = pick(r).median()
+				top = max(top, vals[j])
+			}
+		}
+		bars, err := plotter.NewBarChart(vals, w)
+		if err != nil {
+			return nil, err
+		}
+		bars.LineStyle.Width = 0
+		bars.Color = plotutil.Color(i)
+		bars.Offset = w * vg.Length(float64(i)-float64(len(sources)-1)/2)
+		p.Add(bars)
+		p.Legend.Add(src, bars)
+	}
+	p.NominalX(images...)
+	p.Y.Max = top * 1.45 // room for the legend above the bars
+	return p, nil
+}
