@@ -8,6 +8,8 @@ import (
 	iofs "io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/artifactfs/artifactfs/internal/extract"
 )
 
 const (
@@ -194,7 +196,7 @@ func WriteState(bundle string, s *State) (err error) {
 	if err := os.Rename(tmp.Name(), StatePath(bundle)); err != nil {
 		return err
 	}
-	return syncDir(bundle)
+	return extract.SyncDir(bundle)
 }
 
 // RemoveState removes the state file of bundle; a missing one is not an
@@ -205,19 +207,7 @@ func RemoveState(bundle string) error {
 		return fmt.Errorf("remove state: %w", err)
 	}
 	if err == nil {
-		return syncDir(bundle)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return err
+		return extract.SyncDir(bundle)
 	}
 	return nil
 }

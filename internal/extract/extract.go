@@ -78,10 +78,11 @@ func copyFile(src source.Source, a artifact.Artifact, dst string) (err error) {
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(dst))
+	return SyncDir(filepath.Dir(dst))
 }
 
-func syncDir(dir string) error {
+// SyncDir fsyncs a directory, so that a rename or removal in it is durable.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
