@@ -1,13 +1,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/artifactfs/artifactfs/internal/testimage"
 )
@@ -109,51 +107,9 @@ func fragmentedImage(work string, sizeMiB, pieces int) (_ *benchImage, err error
 			err = uerr
 		}
 	}()
-	hole := int64(sizeMiB<<20/pieces) &^ 4095
-	filler := filepath.Join(mnt, "filler")
-	if err := os.Mkdir(filler, 0o755); err != nil {
-		return nil, err
-	}
-	chunk := make([]byte, hole)
-	var names []string
-	for i := 0; ; i++ {
-		name := filepath.Join(filler, fmt.Sprintf("f%06d", i))
-		err := os.WriteFile(name, chunk, 0o644)
-		if errors.Is(err, syscall.ENOSPC) {
-			_ = os.Remove(name)
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("fill: %w", err)
-		}
-		names = append(names, name)
-	}
-	syscall.Sync()
-	for i := 0; i < len(names); i += 2 {
-		if err := os.Remove(names[i]); err != nil {
-			return nil, err
-		}
-	}
-	syscall.Sync()
-	target := filepath.Join(mnt, kernelPath)
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.Create(target)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	data := testimage.Payload(uint64(sizeMiB)+1000, sizeMiB<<20)
-	for off := int64(0); off < int64(len(data)); off += hole {
-		if _, err := f.Write(data[off:min(off+hole, int64(len(data)))]); err != nil {
-			return nil, fmt.Errorf("write kernel: %w", err)
-		}
-		if err := f.Sync(); err != nil {
-			return nil, err
-		}
-	}
-	if err := f.Close(); err != nil {
+	hole, err := testimage.FragmentInto(mnt, kernelPath, data, pieces)
+	if err != nil {
 		return nil, err
 	}
 	cmd += fmt.Sprintf("; then, loop-mounted, fill with %d KiB files, delete every other, write the kernel into the holes with an fsync per %d KiB", hole>>10, hole>>10)
