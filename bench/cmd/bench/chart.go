@@ -15,28 +15,43 @@ import (
 // sourceOrder is the order of sources in the chart's legend and groups.
 var sourceOrder = []string{srcNative, srcImage, srcDevice, srcDirPT, srcDirNoPT, srcFuse2fs, srcDebugfs}
 
-// chart writes a PNG with two grouped bar charts, cold and warm: median
+// throughputPlots returns two grouped bar charts, cold and warm: median
 // read throughput per source, one group per image.
-func chart(path string, images []*benchImage, rows []*result) error {
+func throughputPlots(images []*benchImage, rows []*result) ([]*plot.Plot, error) {
 	var names []string
 	for _, img := range images {
 		names = append(names, img.name)
 	}
 	cold, err := barPlot("cold (page cache dropped)", names, sourceOrder, rows, func(r *result) stats { return r.cold })
 	if err != nil {
-		return err
+		return nil, err
 	}
 	warm, err := barPlot("warm (repeated reads, page cache kept)", names, sourceOrder, rows, func(r *result) stats { return r.warm })
 	if err != nil {
-		return err
+		return nil, err
 	}
-	c := vgimg.New(14*vg.Inch, 11*vg.Inch)
+	return []*plot.Plot{cold, warm}, nil
+}
+
+// chart writes a PNG with every section's plots, one above the other.
+func chart(path string, results []*sectionResult) error {
+	var grid [][]*plot.Plot
+	for _, r := range results {
+		for _, p := range r.plots {
+			grid = append(grid, []*plot.Plot{p})
+		}
+	}
+	if len(grid) == 0 {
+		return nil
+	}
+	c := vgimg.New(14*vg.Inch, vg.Length(len(grid))*5.5*vg.Inch)
 	dc := draw.New(c)
-	tiles := draw.Tiles{Rows: 2, Cols: 1, PadTop: vg.Millimeter * 3, PadBottom: vg.Millimeter * 3,
+	tiles := draw.Tiles{Rows: len(grid), Cols: 1, PadTop: vg.Millimeter * 3, PadBottom: vg.Millimeter * 3,
 		PadLeft: vg.Millimeter * 3, PadRight: vg.Millimeter * 3, PadY: vg.Millimeter * 8}
-	canvases := plot.Align([][]*plot.Plot{{cold}, {warm}}, tiles, dc)
-	cold.Draw(canvases[0][0])
-	warm.Draw(canvases[1][0])
+	canvases := plot.Align(grid, tiles, dc)
+	for i, row := range grid {
+		row[0].Draw(canvases[i][0])
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
