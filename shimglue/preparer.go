@@ -20,8 +20,9 @@ type Preparer struct {
 	cfg    Config
 	viewer Viewer
 
-	mu   sync.Mutex
-	live map[string]*container // by namespace/id
+	mu    sync.Mutex
+	live  map[string]*container    // by namespace/id
+	early map[string]*earlyPrepare // by namespace/id, until Create takes it
 }
 
 // container is what Prepare took for one container. st lists the
@@ -41,7 +42,7 @@ type container struct {
 
 // NewPreparer returns a Preparer that takes views from viewer.
 func NewPreparer(viewer Viewer, opts ...Option) *Preparer {
-	return &Preparer{cfg: newConfig(opts), viewer: viewer, live: map[string]*container{}}
+	return &Preparer{cfg: newConfig(opts), viewer: viewer, live: map[string]*container{}, early: map[string]*earlyPrepare{}}
 }
 
 // Prepare gives container ns/id, whose bundle and OCI annotations are
@@ -50,8 +51,18 @@ func NewPreparer(viewer Viewer, opts ...Option) *Preparer {
 // the bundle state. It returns the state, or nil when the container gets
 // no view: not asked for, or a step failed (logged at warn level, with
 // every earlier step rolled back). It returns an error only when the
-// failure is strict (Config.Strict, AnnotationStrict).
+// failure is strict (Config.Strict, AnnotationStrict). When PrepareEarly
+// started on the same container and bundle, it returns that result.
 func (p *Preparer) Prepare(ctx context.Context, ns, id, bundle string, annotations map[string]string) (*State, error) {
+	if st, err, ok := p.useEarly(ctx, ns, id, bundle); ok {
+		return st, err
+	}
+	return p.prepareNow(ctx, ns, id, bundle, annotations, false)
+}
+
+// prepareNow is Prepare without looking for an early preparation; early
+// marks one in the log.
+func (p *Preparer) prepareNow(ctx context.Context, ns, id, bundle string, annotations map[string]string, early bool) (*State, error) {
 	log := p.cfg.Logger.With().Str("container", id).Str("namespace", ns).Logger()
 	decision := Gate(annotations)
 	if decision == Skip {
@@ -64,7 +75,7 @@ func (p *Preparer) Prepare(ctx context.Context, ns, id, bundle string, annotatio
 	st, err := p.prepare(ctx, ns, id, c, decision, annotations)
 	switch {
 	case err == nil:
-		c.log.Info().Str("mode", string(st.Mode)).Str("path", st.Path).
+		c.log.Info().Str("mode", string(st.Mode)).Str("path", st.Path).Bool("early", early).
 			Dur("took", time.Since(start)).Dict("steps", c.timer.dict()).Msg("artifacts served")
 		return st, nil
 	case errors.Is(err, errNotWanted):
@@ -143,12 +154,17 @@ func (p *Preparer) clearPaths(paths ...string) error {
 // did not prepare, or released already, is no error. When the view cannot
 // be released, the state file stays, so that Cleanup can try again.
 func (p *Preparer) Release(ctx context.Context, ns, id string) error {
-	return p.releaseLive(ctx, ns+"/"+id)
+	key := ns + "/" + id
+	if _, err := p.takeEarly(ctx, key); err != nil {
+		return fmt.Errorf("wait for the early preparation of %s: %w", key, err)
+	}
+	return p.releaseLive(ctx, key)
 }
 
 // ReleaseAll releases every container this Preparer holds, returning the
 // failures joined.
 func (p *Preparer) ReleaseAll(ctx context.Context) error {
+	p.waitEarly()
 	p.mu.Lock()
 	keys := make([]string, 0, len(p.live))
 	for k := range p.live {

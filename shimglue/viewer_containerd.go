@@ -33,6 +33,21 @@ func NewContainerdViewer(address string) *ContainerdViewer {
 	return &ContainerdViewer{address: address}
 }
 
+// Warm connects to containerd and makes one cheap call, so that the first
+// Prepare does not pay for dialing and for the client's first use. The
+// shim calls it in the background when it starts, before containerd sends
+// Create; a failure is returned for logging only (Prepare dials again).
+func (v *ContainerdViewer) Warm(ctx context.Context) error {
+	c, err := v.connect()
+	if err != nil {
+		return err
+	}
+	if _, err := c.Version(ctx); err != nil {
+		return fmt.Errorf("warm connection to containerd at %s: %w", v.address, err)
+	}
+	return nil
+}
+
 // Prepare prepares the view of container id in namespace ns (view.Prepare).
 func (v *ContainerdViewer) Prepare(ctx context.Context, ns, id string) (*view.View, error) {
 	c, err := v.connect()

@@ -47,6 +47,10 @@ func TestShimServesArtifacts(t *testing.T) {
 			if got := st.stdout.String(); got != e.wantSums() {
 				t.Errorf("container saw:\n%swant:\n%s", got, e.wantSums())
 			}
+			// The shim starts preparing when it starts, before Create.
+			if log := e.D.LogTail(1 << 20); !strings.Contains(log, `"container":"`+id+`","namespace":"`+e.D.Namespace+`","waited"`) {
+				t.Errorf("the shim did not use its early preparation for %s; log:\n%s", id, e.D.LogTail(4096))
+			}
 			t.Logf("%s: Create %s", sn, st.create.Round(time.Millisecond))
 			st.remove(t, ctx)
 			e.checkNoLeaks(t, "after delete")

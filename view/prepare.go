@@ -52,50 +52,74 @@ func Prepare(ctx context.Context, c *client.Client, ns, id string) (_ *View, ret
 	log := zerolog.Ctx(ctx).With().Str("namespace", ns).Str("container", id).Logger()
 	ctx = log.WithContext(ctx)
 
-	ctr, err := c.ContainerService().Get(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("prepare view: load container %s: %w", id, err)
+	// The lease does not depend on the container: create it while the
+	// container and its snapshot chain are looked up.
+	leaseID, lbls, ls := LeaseID(ns, id), labels(ns, id), c.LeasesService()
+	type leaseResult struct {
+		created bool
+		err     error
 	}
-	if ctr.SnapshotKey == "" {
-		return nil, fmt.Errorf("prepare view: container %s has no snapshot: %w", id, errdefs.ErrFailedPrecondition)
-	}
-	if ctr.Snapshotter == "" {
-		return nil, fmt.Errorf("prepare view: container %s names no snapshotter: %w", id, errdefs.ErrFailedPrecondition)
-	}
-	sn := c.SnapshotService(ctr.Snapshotter)
-	parent, err := committedParent(ctx, sn, ctr.SnapshotKey)
-	if err != nil {
-		return nil, fmt.Errorf("prepare view: container %s: %w", id, err)
-	}
-	v := &View{
-		Namespace: ns, ContainerID: id, Snapshotter: ctr.Snapshotter,
-		Key: Key(ns, id), LeaseID: LeaseID(ns, id), Parent: parent,
-	}
-	lbls := labels(ns, id)
-
-	ls := c.LeasesService()
-	leaseCreated := true
-	if _, err := ls.Create(ctx, leases.WithID(v.LeaseID), leases.WithLabels(lbls)); err != nil {
-		if !errdefs.IsAlreadyExists(err) {
-			return nil, fmt.Errorf("prepare view: create lease %s: %w", v.LeaseID, err)
+	leaseDone := make(chan leaseResult, 1)
+	go func() {
+		_, err := ls.Create(ctx, leases.WithID(leaseID), leases.WithLabels(lbls))
+		switch {
+		case err == nil:
+			leaseDone <- leaseResult{created: true}
+		case errdefs.IsAlreadyExists(err):
+			leaseDone <- leaseResult{}
+		default:
+			leaseDone <- leaseResult{err: fmt.Errorf("prepare view: create lease %s: %w", leaseID, err)}
 		}
-		leaseCreated = false
-	}
+	}()
+	v, sn, lookupErr := lookup(ctx, c, ns, id)
+	lease := <-leaseDone
 	defer func() {
-		if retErr != nil && leaseCreated {
+		if retErr != nil && lease.created {
 			// Synchronous: the collector removes a view created under it.
 			rctx := context.WithoutCancel(ctx)
-			if err := ls.Delete(rctx, leases.Lease{ID: v.LeaseID}, leases.SynchronousDelete); err != nil && !errdefs.IsNotFound(err) {
-				log.Warn().Err(err).Str("lease", v.LeaseID).Msg("roll back lease")
+			if err := ls.Delete(rctx, leases.Lease{ID: leaseID}, leases.SynchronousDelete); err != nil && !errdefs.IsNotFound(err) {
+				log.Warn().Err(err).Str("lease", leaseID).Msg("roll back lease")
 			}
 		}
 	}()
+	if lookupErr != nil {
+		return nil, lookupErr
+	}
+	if lease.err != nil {
+		return nil, lease.err
+	}
 
+	var err error
 	v.Mounts, err = ensureView(ctx, ls, sn, v, lbls)
 	if err != nil {
 		return nil, fmt.Errorf("prepare view: %w", err)
 	}
 	return v, nil
+}
+
+// lookup loads container id and finds the committed snapshot its
+// snapshot was made from; it returns the view to take (without mounts) and
+// the container's snapshotter.
+func lookup(ctx context.Context, c *client.Client, ns, id string) (*View, snapshots.Snapshotter, error) {
+	ctr, err := c.ContainerService().Get(ctx, id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("prepare view: load container %s: %w", id, err)
+	}
+	if ctr.SnapshotKey == "" {
+		return nil, nil, fmt.Errorf("prepare view: container %s has no snapshot: %w", id, errdefs.ErrFailedPrecondition)
+	}
+	if ctr.Snapshotter == "" {
+		return nil, nil, fmt.Errorf("prepare view: container %s names no snapshotter: %w", id, errdefs.ErrFailedPrecondition)
+	}
+	sn := c.SnapshotService(ctr.Snapshotter)
+	parent, err := committedParent(ctx, sn, ctr.SnapshotKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("prepare view: container %s: %w", id, err)
+	}
+	return &View{
+		Namespace: ns, ContainerID: id, Snapshotter: ctr.Snapshotter,
+		Key: Key(ns, id), LeaseID: LeaseID(ns, id), Parent: parent,
+	}, sn, nil
 }
 
 // committedParent walks from snapshot key through its parents to the first
