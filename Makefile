@@ -61,9 +61,9 @@ demo: deps build ## the whole flow: containerd, the artifactfs shim, a unikernel
 demo-mount: deps build ## the core alone: a sample ext4 image mounted, listed and read with artifactfs, unmounted
 	./scripts/demo.sh $(BIN)/artifactfs
 
-bench: deps ## read-throughput benchmarks per source vs a native loop mount (root): bench/results.md, bench/results.png
-	@command -v fuse2fs >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fuse2fs >/dev/null; }
-	$(GO) run ./bench/cmd/bench -runs $(or $(RUNS),5) -out bench
+bench: deps ## benchmarks (root): time to artifacts, read throughput, memory, scale, consumer view -> bench/results.md, bench/results.png (RUNS=5, ONLY=section,...)
+	@command -v fuse2fs >/dev/null && command -v e2cp >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fuse2fs e2tools >/dev/null; }
+	$(GO) run ./bench/cmd/bench -runs $(or $(RUNS),5) $(if $(ONLY),-only $(ONLY)) -out bench
 
 clean: ## remove built binaries
 	rm -rf $(BIN)

@@ -13,7 +13,7 @@ import (
 )
 
 // sourceOrder is the order of sources in the chart's legend and groups.
-var sourceOrder = []string{srcNative, srcImage, srcDevice, srcDirPT, srcDirNoPT, srcFuse2fs, srcDebugfs}
+var sourceOrder = []string{srcNative, srcImage, srcDevice, srcDirPT, srcDirNoPT, srcFuse2fs, srcDebugfs, srcE2cp}
 
 // throughputPlots returns two grouped bar charts, cold and warm: median
 // read throughput per source, one group per image.

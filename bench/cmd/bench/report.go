@@ -48,7 +48,7 @@ func throughputReport(images []*benchImage, ext map[string]int, rows []*result, 
 		"×native is the median over the native loop mount's median, same image, same run, same temperature. "+
 		"artifactfs is mounted in the bench process with `fs.New` + `fs.Mount` (as the shim does); "+
 		"the `artifactfs mount` command lines serve the same tree from a separate process. "+
-		"debugfs rows time the whole `debugfs` process, including its start and opening the image. "+
+		"debugfs and e2cp rows time the whole extracting process (to /dev/null), including its start and opening the image. "+
 		"Before timing, every mounted source is checked to return the same sha256 as the native mount. "+
 		"Each timed read includes open(2) and close(2); at 1 MiB these and FUSE's request round trips weigh, and single cold reads of small kernels are noisy.\n\n", kernelPath, runs)
 	w("Images: ROOT holds `/.boot/kernel` (pseudo-random bytes) and `/urunc.json` naming it; IMG is made with\n\n")

@@ -34,6 +34,7 @@ const (
 	srcDirNoPT  = "artifactfs --dir, no passthrough"
 	srcFuse2fs  = "fuse2fs -o ro"
 	srcDebugfs  = "debugfs -R dump"
+	srcE2cp     = "e2cp (e2tools)"
 	readCommand = " && dd if=MNT/.boot/kernel of=/dev/null bs=1M"
 )
 
@@ -117,6 +118,9 @@ func mountAll(ctx context.Context, img *benchImage, dir string) (_ *setup, err e
 	s.readers = append(s.readers, &reader{name: srcDebugfs,
 		argv: []string{"debugfs", "-R", "dump " + kernelPath + " /dev/null", img.path},
 		cmd:  `debugfs -R "dump /.boot/kernel /dev/null" IMG`})
+	s.readers = append(s.readers, &reader{name: srcE2cp,
+		argv: []string{"e2cp", img.path + ":" + kernelPath, "/dev/null"},
+		cmd:  "e2cp IMG:/.boot/kernel /dev/null"})
 	return s, nil
 }
 
