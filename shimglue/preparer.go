@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	iofs "io/fs"
+	"os"
 	"sync"
 	"time"
 
@@ -138,6 +140,12 @@ func (p *Preparer) prepare(ctx context.Context, ns, id string, c *container, dec
 // per-container path and the view mount point.
 func (p *Preparer) clearPaths(paths ...string) error {
 	for _, path := range paths {
+		// Nothing is mounted at or below a path that does not exist (a
+		// dead FUSE mount point fails Lstat with ENOTCONN, not ENOENT);
+		// this spares reading the mount table on the usual first Create.
+		if _, err := os.Lstat(path); errors.Is(err, iofs.ErrNotExist) {
+			continue
+		}
 		if _, err := unmountTree(path); err != nil {
 			return err
 		}

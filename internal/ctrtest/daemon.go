@@ -17,6 +17,7 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/leases"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"golang.org/x/sys/unix"
 )
 
 // Options configure Start. The zero value is a daemon in a fresh temp dir,
@@ -41,6 +42,10 @@ type Options struct {
 	LogLevel string
 	// ReadyTimeout bounds the wait for the daemon to answer. Default 30s.
 	ReadyTimeout time.Duration
+	// StateOnTmpfs mounts a tmpfs on the state directory (bundles, shim
+	// state), as on hosts where it lives under /run; the root stays on
+	// Dir's filesystem. Stop unmounts it. Default false.
+	StateOnTmpfs bool
 }
 
 // Daemon is a running private containerd.
@@ -61,6 +66,7 @@ type Daemon struct {
 	exited   chan struct{}
 	waitErr  error
 	ownsDir  bool
+	tmpfs    bool     // State is a tmpfs mounted by Start
 	madeRun  []string // directories under /run/containerd that Start found missing
 	stopOnce sync.Once
 	stopErr  error
@@ -114,6 +120,16 @@ func Start(ctx context.Context, opts Options) (_ *Daemon, err error) {
 		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 			d.madeRun = append(d.madeRun, dir)
 		}
+	}
+
+	if opts.StateOnTmpfs {
+		if err := os.MkdirAll(d.State, 0o711); err != nil {
+			return nil, fmt.Errorf("start containerd: %w", err)
+		}
+		if err := unix.Mount("tmpfs", d.State, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0711"); err != nil {
+			return nil, fmt.Errorf("start containerd: tmpfs on %s: %w", d.State, err)
+		}
+		d.tmpfs = true
 	}
 
 	scratch := filepath.Join(d.Dir, "scratch.ext4")

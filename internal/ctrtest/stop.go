@@ -29,8 +29,9 @@ type seen struct{ ns, id string }
 // /run/containerd/runc/<ns>, cgroup v1 directories /sys/fs/cgroup/*/<ns>/<id>
 // (the whole <ns> for the daemon's own namespace), then the shared
 // /run/containerd directories Start found missing, when empty. Mounts left
-// under Dir are detached and reported as an error; Dir is removed when Start
-// created it. Stop is idempotent.
+// under Dir are detached and reported as an error, a tmpfs Start mounted on
+// State (StateOnTmpfs) is unmounted, and Dir is removed when Start created
+// it. Stop is idempotent.
 func (d *Daemon) Stop() error {
 	d.stopOnce.Do(func() { d.stopErr = d.stop() })
 	return d.stopErr
@@ -55,11 +56,23 @@ func (d *Daemon) stop() error {
 		}
 	}
 	d.cleanRun(containers)
-	if leaked, err := MountsUnder(d.Dir); err == nil && len(leaked) > 0 {
+	if leaked, err := MountsUnder(d.Dir); err == nil {
+		if d.tmpfs { // ours, not a leak: unmounted below
+			leaked = slices.DeleteFunc(leaked, func(m string) bool { return m == d.State })
+		}
 		for _, m := range leaked { // deepest first
 			_ = unix.Unmount(m, unix.MNT_DETACH)
 		}
-		errs = append(errs, fmt.Errorf("mounts left under %s (detached): %s", d.Dir, strings.Join(leaked, ", ")))
+		if len(leaked) > 0 {
+			errs = append(errs, fmt.Errorf("mounts left under %s (detached): %s", d.Dir, strings.Join(leaked, ", ")))
+		}
+	}
+	if d.tmpfs {
+		if err := unix.Unmount(d.State, 0); err != nil {
+			_ = unix.Unmount(d.State, unix.MNT_DETACH)
+			errs = append(errs, fmt.Errorf("unmount the state tmpfs %s (detached): %w", d.State, err))
+		}
+		d.tmpfs = false
 	}
 	if d.ownsDir && d.Dir != "" {
 		if err := os.RemoveAll(d.Dir); err != nil {

@@ -1,0 +1,45 @@
+package ctrtest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestStateOnTmpfs starts a daemon whose state directory is a tmpfs and
+// checks that Stop unmounts it without reporting it as a leak. It needs
+// root and the cached binaries (it does not build them).
+func TestStateOnTmpfs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	dir := filepath.Join(CacheDir(), "bin")
+	if len(missingBinaries(dir)) > 0 {
+		t.Skip("containerd binaries not cached; run make deps")
+	}
+	d, err := Start(context.Background(), Options{BinDir: dir, StateOnTmpfs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(d.State, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Type != unix.TMPFS_MAGIC {
+		t.Errorf("state %s: filesystem type %#x, want tmpfs", d.State, st.Type)
+	}
+	if err := d.Stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	mps, err := MountsUnder(d.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(mps, d.State) {
+		t.Errorf("state tmpfs still mounted at %s", d.State)
+	}
+}
