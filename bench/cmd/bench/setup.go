@@ -32,7 +32,7 @@ type ttaRow struct {
 	// the whole NewTask with and without the view; steps the shim's
 	// per-step times. All in ms.
 	took, waited, copyPath, createView, createPlain [2]stats
-	steps                                   [2]map[string]*stats
+	steps                                           [2]map[string]*stats
 	// outside is took minus the sum of the steps, per run: the shim's
 	// work before the first step (clearing an earlier attempt's paths).
 	outside [2]stats
