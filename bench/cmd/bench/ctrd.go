@@ -446,27 +446,6 @@ func ctrdCopyFile(src, dst string) error {
 	return out.Close()
 }
 
-// ctrdReadWhole reads file p sequentially with buf-sized reads, as a VMM loads
-// a kernel, and returns the bytes read.
-func ctrdReadWhole(p string, buf []byte) (int64, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	var n int64
-	for {
-		k, err := f.Read(buf)
-		n += int64(k)
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, fmt.Errorf("read %s: %w", p, err)
-		}
-	}
-}
-
 // readArtifacts reads kernel and initrd under dir (the per-container path
 // or the copies) and checks their sizes.
 func (c *ctrdEnv) readArtifacts(dir string, buf []byte) error {
@@ -474,7 +453,7 @@ func (c *ctrdEnv) readArtifacts(dir string, buf []byte) error {
 		p    string
 		size int64
 	}{{ctrtest.SampleKernelPath, c.kernelSize}, {ctrtest.SampleInitrdPath, c.initrdSize}} {
-		n, err := ctrdReadWhole(filepath.Join(dir, f.p), buf)
+		n, err := readWhole(filepath.Join(dir, f.p), buf)
 		if err != nil {
 			return err
 		}

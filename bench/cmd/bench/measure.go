@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"time"
@@ -20,19 +21,51 @@ func (s *stats) add(bytes int64, d time.Duration) {
 }
 
 // median, min and max of the runs.
-func (s stats) median() float64 {
-	if len(s.runs) == 0 {
+func (s stats) median() float64 { return overRuns(s.runs).median() }
+func (s stats) min() float64    { return overRuns(s.runs).min() }
+func (s stats) max() float64    { return overRuns(s.runs).max() }
+
+// overRuns is one figure over runs: median, min and max (0 without runs).
+type overRuns []float64
+
+func (s overRuns) median() float64 {
+	if len(s) == 0 {
 		return 0
 	}
-	r := slices.Sorted(slices.Values(s.runs))
+	r := slices.Sorted(slices.Values(s))
 	if n := len(r); n%2 == 1 {
 		return r[n/2]
 	} else {
 		return (r[n/2-1] + r[n/2]) / 2
 	}
 }
-func (s stats) min() float64 { return slices.Min(s.runs) }
-func (s stats) max() float64 { return slices.Max(s.runs) }
+
+func (s overRuns) min() float64 {
+	if len(s) == 0 {
+		return 0
+	}
+	return slices.Min(s)
+}
+
+func (s overRuns) max() float64 {
+	if len(s) == 0 {
+		return 0
+	}
+	return slices.Max(s)
+}
+
+// format prints the median and min–max with the given verb, e.g. "%.1f".
+func (s overRuns) format(verb string) string {
+	return fmt.Sprintf(verb+" ("+verb+"–"+verb+")", s.median(), s.min(), s.max())
+}
+
+// medianRatio is the ratio of two medians, or "–".
+func medianRatio(s, ref overRuns) string {
+	if ref.median() == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", s.median()/ref.median())
+}
 
 // result is one row: one source reading one image's kernel.
 type result struct {
@@ -47,7 +80,43 @@ const warmBytes = 256 << 20
 // and inodes, as `sync; echo 3 > /proc/sys/vm/drop_caches` does.
 func dropCaches() error {
 	unix.Sync()
-	return os.WriteFile("/proc/sys/vm/drop_caches", []byte("3\n"), 0)
+	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3\n"), 0); err != nil {
+		return fmt.Errorf("drop caches: %w", err)
+	}
+	return nil
+}
+
+// readWhole reads file p sequentially with buf-sized reads, as a VMM loads
+// a kernel, and returns the bytes read.
+func readWhole(p string, buf []byte) (int64, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var n int64
+	for {
+		k, err := f.Read(buf)
+		n += int64(k)
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, fmt.Errorf("read %s: %w", p, err)
+		}
+	}
+}
+
+// readSize reads the file at p whole and checks that it holds want bytes.
+func readSize(p string, want int64) error {
+	n, err := readWhole(p, make([]byte, 1<<20))
+	if err != nil {
+		return err
+	}
+	if n != want {
+		return fmt.Errorf("read %s: got %d bytes, want %d", p, n, want)
+	}
+	return nil
 }
 
 // measure reads the kernel through every reader of s, runs times, cold

@@ -19,7 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
@@ -90,52 +89,6 @@ func treeDir(work string, sizeMiB int) (string, error) {
 		return "", fmt.Errorf("write tree %s: %w", dir, err)
 	}
 	return dir, nil
-}
-
-// overRuns is one figure over runs: median, min and max.
-type overRuns []float64
-
-func (s overRuns) median() float64 {
-	if len(s) == 0 {
-		return 0
-	}
-	r := slices.Sorted(slices.Values(s))
-	if n := len(r); n%2 == 1 {
-		return r[n/2]
-	} else {
-		return (r[n/2-1] + r[n/2]) / 2
-	}
-}
-
-func (s overRuns) min() float64 {
-	if len(s) == 0 {
-		return 0
-	}
-	return slices.Min(s)
-}
-
-func (s overRuns) max() float64 {
-	if len(s) == 0 {
-		return 0
-	}
-	return slices.Max(s)
-}
-
-// format prints the median and min–max with the given verb, e.g. "%.1f".
-func (s overRuns) format(verb string) string {
-	return fmt.Sprintf(verb+" ("+verb+"–"+verb+")", s.median(), s.min(), s.max())
-}
-
-// metOrMissed renders a target's verdict, with its figures.
-func metOrMissed(ok bool, detail string) string {
-	v := "met"
-	if !ok {
-		v = "**missed**"
-	}
-	if detail != "" {
-		v += " (" + detail + ")"
-	}
-	return v
 }
 
 // --- the server process ---
@@ -523,33 +476,6 @@ func procFields(path string) (map[string]float64, error) {
 	return m, nil
 }
 
-// dropPageCache writes back dirty pages and drops the page cache, dentries
-// and inodes.
-func dropPageCache() error {
-	unix.Sync()
-	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3\n"), 0); err != nil {
-		return fmt.Errorf("drop caches: %w", err)
-	}
-	return nil
-}
-
-// readWhole reads the file at p with 1 MiB reads and checks its size.
-func readWhole(p string, want int64) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{f}, make([]byte, 1<<20))
-	if err != nil {
-		return fmt.Errorf("read %s: %w", p, err)
-	}
-	if n != want {
-		return fmt.Errorf("read %s: got %d bytes, want %d", p, n, want)
-	}
-	return nil
-}
-
 // memCountRow is the memory of a server holding some number of mounts.
 type memCountRow struct {
 	src              mountSource
@@ -711,10 +637,10 @@ func memRead(ctx context.Context, cfg memServerConfig, size int64) (_ *memReadin
 	if err != nil {
 		return nil, err
 	}
-	if err := dropPageCache(); err != nil {
+	if err := dropCaches(); err != nil {
 		return nil, err
 	}
-	if err := readWhole(filepath.Join(memMountpoint(cfg.Dir, 0), kernelPath), size); err != nil {
+	if err := readSize(filepath.Join(memMountpoint(cfg.Dir, 0), kernelPath), size); err != nil {
 		return nil, err
 	}
 	if r.after, err = readMem(p.pid); err != nil {
@@ -839,8 +765,8 @@ func memoryReport(counts []*memCountRow, reads []*memReadRow, sizes []int, mkfsC
 		dRetained, retained := growth(func(r *memReadRow) overRuns { return r.retained })
 		dPeak, peak := growth(func(r *memReadRow) overRuns { return r.peakGrowth })
 		w("| %s | %s | %s | %s |\n", src.name,
-			metOrMissed(extra <= 1024, fmt.Sprintf("%.0f KiB", extra)),
-			metOrMissed(dRetained <= 1, retained), metOrMissed(dPeak <= 1, peak))
+			verdict(extra <= 1024, fmt.Sprintf("%.0f KiB", extra)),
+			verdict(dRetained <= 1, retained), verdict(dPeak <= 1, peak))
 	}
 	return b.String()
 }
@@ -861,14 +787,6 @@ func findRead(rows []*memReadRow, src string, size int) *memReadRow {
 		}
 	}
 	return &memReadRow{}
-}
-
-// medianRatio is the ratio of two medians, or "–".
-func medianRatio(s, ref overRuns) string {
-	if ref.median() == 0 {
-		return "–"
-	}
-	return fmt.Sprintf("%.2f", s.median()/ref.median())
 }
 
 // memoryPlots returns two panels: VmRSS and RssAnon against the number of

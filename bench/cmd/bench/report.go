@@ -107,12 +107,7 @@ func find(rows []*result, image, source string) *result {
 	return &result{}
 }
 
-func ratio(s, ref stats) string {
-	if ref.median() == 0 {
-		return "–"
-	}
-	return fmt.Sprintf("%.2f", s.median()/ref.median())
-}
+func ratio(s, ref stats) string { return medianRatio(s.runs, ref.runs) }
 
 func verdict(ok bool, detail string) string {
 	v := "met"

@@ -439,8 +439,8 @@ func scaleReport(rows []*scaleRow, mkfsCmd string, size, runs int) string {
 		single := func(r *scaleRow) float64 { return r.single.median() / one.single.median() }
 		fastest := func(r *scaleRow) float64 { return r.sum.min() / one.sum.min() }
 		w("| %s | %s | %s | ×%.2f, ×%.2f | ×%.2f, ×%.2f | met |\n", src.name,
-			metOrMissed(wall(hundred) <= 1.5, fmt.Sprintf("×%.2f", wall(hundred))),
-			metOrMissed(wall(ten) <= 1.5, fmt.Sprintf("×%.2f", wall(ten))),
+			verdict(wall(hundred) <= 1.5, fmt.Sprintf("×%.2f", wall(hundred))),
+			verdict(wall(ten) <= 1.5, fmt.Sprintf("×%.2f", wall(ten))),
 			single(hundred), single(ten), fastest(hundred), fastest(ten))
 	}
 	w("\nThe targets are judged on the median time per container (all N over N); the one-container median and the fastest run " +

@@ -180,22 +180,10 @@ func (r *reader) readOnce(buf []byte, want int64) (time.Duration, error) {
 		}
 		return time.Since(start), nil
 	}
-	f, err := os.Open(r.file)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	var n int64
-	for {
-		k, err := f.Read(buf)
-		n += int64(k)
-		if err != nil || k == 0 {
-			break
-		}
-	}
+	n, err := readWhole(r.file, buf)
 	d := time.Since(start)
-	if n != want {
-		return 0, fmt.Errorf("read %s: got %d bytes, want %d", r.file, n, want)
+	if err == nil && n != want {
+		err = fmt.Errorf("read %s: got %d bytes, want %d", r.file, n, want)
 	}
-	return d, nil
+	return d, err
 }
