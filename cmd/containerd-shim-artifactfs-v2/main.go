@@ -21,10 +21,12 @@ import (
 	"github.com/containerd/containerd/v2/pkg/shim"
 
 	"github.com/artifactfs/artifactfs/shimglue"
-	_ "github.com/artifactfs/artifactfs/shimglue/plugin" // the wrapped "task" plugin
+	"github.com/artifactfs/artifactfs/shimglue/plugin" // the wrapped "task" plugin
 )
 
 func main() {
+	// A serving shim starts on its container at once (see plugin.StartEarly).
+	plugin.StartEarly(os.Args[1:])
 	// The delete command's stderr ends up in containerd's log as warnings.
 	stopLog := shimglue.ShimLogger(os.Stderr)
 	m := manager.NewShimManager("io.containerd.artifactfs.v2")

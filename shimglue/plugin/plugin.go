@@ -41,13 +41,16 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			opts := append(shimglue.OptionsFromEnv(), shimglue.WithLogger(shimglue.ShimLogger(log.G(ic.Context).Logger.Out)))
-			viewer := shimglue.NewContainerdViewer(ic.Properties[plugins.PropertyGRPCAddress])
-			preparer := shimglue.NewPreparer(viewer, opts...)
-			if ns, id, bundle, ok := shimContainer(ic.Context); ok {
-				preparer.PrepareEarly(ic.Context, ns, id, bundle)
-			} else {
-				go warm(ic.Context, viewer)
+			out := log.G(ic.Context).Logger.Out
+			viewer, preparer := takeEarly(ic.Properties[plugins.PropertyGRPCAddress], out)
+			if preparer == nil { // a main that did not call StartEarly
+				viewer = shimglue.NewContainerdViewer(ic.Properties[plugins.PropertyGRPCAddress])
+				preparer = shimglue.NewPreparer(viewer, append(shimglue.OptionsFromEnv(), shimglue.WithLogger(shimglue.ShimLogger(out)))...)
+				if ns, id, bundle, ok := shimContainer(ic.Context); ok {
+					preparer.PrepareEarly(ic.Context, ns, id, bundle)
+				} else {
+					go warm(ic.Context, viewer)
+				}
 			}
 			svc := shimglue.NewTaskService(inner, preparer)
 			sd.RegisterCallback(svc.Close)
