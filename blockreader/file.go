@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	iofs "io/fs"
+	"os"
 	"sync/atomic"
 
 	"github.com/artifactfs/artifactfs/internal/source"
@@ -15,6 +16,7 @@ import (
 // caller's buffer. Holes and unwritten extents read as zeros.
 type File struct {
 	r      io.ReaderAt
+	img    *os.File // the image r reads, nil when reading from memory
 	name   string
 	size   int64
 	bs     int64
@@ -25,7 +27,7 @@ type File struct {
 var _ source.File = (*File)(nil) // io.ReaderAt and io.Closer
 
 func (im *Image) newFile(in *inode, ext []extent, name string) *File {
-	return &File{r: im.r, name: name, size: int64(in.size), bs: int64(im.sb.blockSize), ext: ext}
+	return &File{r: im.r, img: im.f, name: name, size: int64(in.size), bs: int64(im.sb.blockSize), ext: ext}
 }
 
 // Size returns the length of the file in bytes.
@@ -89,4 +91,26 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 		return n, io.EOF
 	}
 	return n, nil
+}
+
+// HostSpan tells where the file's bytes from off lie in the image, so that
+// a caller can have the kernel copy them straight from the image (splice)
+// instead of reading them through ReadAt: the image's descriptor, the
+// offset there, and how many of the n bytes from off lie there in one
+// piece. ok is false where the file has no bytes on disk (a hole, an
+// unwritten extent, off at or past the end) and for an image read from
+// memory. The descriptor stays valid until the image is closed.
+func (f *File) HostSpan(off int64, n int) (fd uintptr, hostOff int64, length int, ok bool) {
+	if f.img == nil || f.closed.Load() || off < 0 || off >= f.size || n <= 0 {
+		return 0, 0, 0, false
+	}
+	lb := uint64(off / f.bs)
+	at, _ := findExtent(f.ext, lb)
+	if at < 0 || f.ext[at].uninit {
+		return 0, 0, 0, false
+	}
+	e := f.ext[at]
+	end := min((int64(e.lblk)+int64(e.len))*f.bs, f.size)
+	hostOff = int64(e.pblk+lb-uint64(e.lblk))*f.bs + off%f.bs
+	return f.img.Fd(), hostOff, int(min(end-off, int64(n))), true
 }

@@ -11,6 +11,7 @@ import (
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 
 	"github.com/artifactfs/artifactfs/internal/source"
 )
@@ -33,6 +34,8 @@ type openFile struct {
 	f source.File
 	// fd is the host descriptor of an FdFile, or -1.
 	fd int
+	// spans is f when it can tell where its bytes lie in a host file.
+	spans hostSpanner
 }
 
 // passthroughHandle lets go-fuse register the source file's descriptor
@@ -52,8 +55,11 @@ func (n *fileNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.A
 }
 
 // Open refuses write access with EROFS and opens the source file once.
-// The content never changes, so the kernel may keep its page cache; with
-// passthrough the kernel reads the source file directly.
+// The content never changes, so the kernel may keep its page cache across
+// opens (FOPEN_KEEP_CACHE), and there is nothing to flush on close
+// (FOPEN_NOFLUSH spares close(2) a round trip). With passthrough the
+// kernel reads the source file directly. An open by a thread of this
+// process first runs pollHack.
 func (n *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	if flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0 {
 		return nil, 0, syscall.EROFS
@@ -61,20 +67,26 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 	n.root.modeMu.RLock()
 	passthrough := n.root.passthrough.Load()
 	n.root.modeMu.RUnlock()
+	if calledFromThisProcess(ctx) {
+		n.root.pollHack()
+	}
 
 	of, err := n.file()
 	if err != nil {
 		n.root.log.Error().Err(err).Str("path", n.path).Msg("open artifact")
 		return nil, 0, syscall.EIO
 	}
+	const openFlags = fuse.FOPEN_KEEP_CACHE | fuse.FOPEN_NOFLUSH
 	if passthrough && of.fd >= 0 {
-		return &passthroughHandle{fd: of.fd}, fuse.FOPEN_KEEP_CACHE, 0
+		return &passthroughHandle{fd: of.fd}, openFlags, 0
 	}
-	return nil, fuse.FOPEN_KEEP_CACHE, 0
+	return nil, openFlags, 0
 }
 
-// Read fills dest from the source file at off. A source error is logged
-// and reported as EIO.
+// Read answers a read of len(dest) bytes at off: where it can, with the
+// bytes spliced from the page cache of the host file holding them (see
+// spliceRead), otherwise by filling dest from the source file. A source
+// error is logged and reported as EIO.
 func (n *fileNode) Read(ctx context.Context, f fusefs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	of, err := n.file()
 	if err != nil {
@@ -86,6 +98,9 @@ func (n *fileNode) Read(ctx context.Context, f fusefs.FileHandle, dest []byte, o
 	}
 	if rest := n.info.Size - off; int64(len(dest)) > rest {
 		dest = dest[:rest]
+	}
+	if res := of.spliceRead(off, len(dest)); res != nil {
+		return res, 0
 	}
 	got, err := of.f.ReadAt(dest, off)
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -113,6 +128,8 @@ func (n *fileNode) file() (*openFile, error) {
 	of := &openFile{f: f, fd: -1}
 	if fdf, ok := f.(source.FdFile); ok {
 		of.fd = int(fdf.Fd())
+	} else if hs, ok := f.(hostSpanner); ok {
+		of.spans = hs
 	}
 	n.open.Store(of)
 	return of, nil
@@ -130,4 +147,37 @@ func (n *fileNode) close() error {
 		return fmt.Errorf("close %s in %s: %w", n.path, n.root.src, err)
 	}
 	return nil
+}
+
+// calledFromThisProcess reports whether a request comes from a thread of
+// this process.
+func calledFromThisProcess(ctx context.Context) bool {
+	c, ok := fuse.FromContext(ctx)
+	return ok && c.Pid != 0 && unix.Tgkill(unix.Getpid(), int(c.Pid), 0) == nil
+}
+
+// pollHack makes the kernel learn that this server does not implement
+// poll(2), once, as go-fuse's WaitMount does: it opens, polls and closes a
+// file that go-fuse answers for itself. Open runs it before it lets a
+// thread of this process open a file of the mount. Without it such an open
+// could deadlock: the Go runtime adds every file it opens to its epoll set,
+// for which FUSE sends a POLL request while the runtime holds on to its
+// processor, and once every processor waits so, no goroutine is left to
+// answer (golang/go#21014).
+//
+// Mount does not run it for every mount, as go-fuse would: a process that
+// is killed while it waits for an answer from its own mount cannot exit
+// (the wait is uninterruptible, and the answer would have to come from the
+// dying process), and its mount then hangs for good instead of going
+// stale. A server that only serves other processes, like the shim's, never
+// sends requests to its own mount.
+func (r *Root) pollHack() {
+	r.pollOnce.Do(func() {
+		if r.server == nil {
+			return
+		}
+		if err := r.server.WaitMount(); err != nil {
+			r.log.Warn().Err(err).Msg("telling the kernel that poll is not implemented failed")
+		}
+	})
 }

@@ -34,6 +34,7 @@ func readAll(t *testing.T, n *fileNode, chunk int) []byte {
 			t.Fatalf("read %s at %d: %v", n.path, off, errno)
 		}
 		data, status := res.Bytes(make([]byte, chunk))
+		res.Done()
 		if !status.Ok() {
 			t.Fatalf("result bytes: %v", status)
 		}

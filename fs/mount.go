@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -43,9 +45,16 @@ const (
 	// cacheTimeout is how long the kernel may cache entries, attributes
 	// and failed lookups: the tree and its content never change.
 	cacheTimeout = 24 * time.Hour
-	// maxRead is the largest read request; the kernel caps it further
+	// maxRead is the largest read request; readSize lowers it to what a
+	// splice pipe holds, and the kernel caps it further
 	// (fs.fuse.max_pages_limit).
 	maxRead = 1 << 20
+	// minSpliceRead is the smallest read request worth lowering maxRead
+	// to so that every read can be spliced.
+	minSpliceRead = 256 << 10
+	// readAheadRequests is how many read requests of readSize the
+	// kernel's readahead window spans in server mode (readAheadKB).
+	readAheadRequests = 2
 	// maxStackDepth lets passthrough accept source files on a stacked
 	// filesystem such as overlayfs (a containerd overlay view); the price
 	// is that the mount itself cannot be an overlayfs layer, which nothing
@@ -73,7 +82,8 @@ type Mounted struct {
 // once the mount serves requests. A stale mount left at mountpoint by a
 // server that is gone is detached first; a live FUSE mount there is an
 // error. Mount uses mount(2) directly and falls back to fusermount3 when
-// that is not permitted. A Root is mounted at most once.
+// that is not permitted. A Root is mounted at most once. Mount sends no
+// request to the mount itself (see Root.pollHack).
 func Mount(ctx context.Context, mountpoint string, root *Root, opts Options) (*Mounted, error) {
 	mp, err := mountinfo.Canonical(mountpoint)
 	if err != nil {
@@ -86,7 +96,7 @@ func Mount(ctx context.Context, mountpoint string, root *Root, opts Options) (*M
 	if root.mounted.Load() {
 		return nil, fmt.Errorf("mount %s: the tree was mounted before", mp)
 	}
-	if cleaned, err := CleanStale(mp); err != nil {
+	if cleaned, err := cleanStale(mp); err != nil {
 		return nil, err
 	} else if cleaned {
 		log.Warn().Msg("detached a stale FUSE mount whose server was gone")
@@ -109,17 +119,21 @@ func Mount(ctx context.Context, mountpoint string, root *Root, opts Options) (*M
 		return nil, err
 	}
 	m := &Mounted{mountpoint: mp, root: root, server: server, mode: ModeServer, log: log, done: make(chan struct{})}
+	root.server = server
+	// Not server.WaitMount: see Root.pollHack.
 	go m.serve()
-	if err := server.WaitMount(); err != nil {
-		_ = m.Unmount()
-		return nil, fmt.Errorf("mount %s: %w", mp, err)
-	}
 	if opts.Passthrough {
 		if m.ptErr = root.probePassthrough(server); m.ptErr == nil {
 			m.mode = ModePassthrough
 		}
 	}
 	root.passthrough.Store(m.mode == ModePassthrough)
+	if m.mode == ModeServer {
+		// Before any open: a file keeps the window it was opened with.
+		if err := setReadAhead(mp, readAheadKB()); err != nil {
+			log.Debug().Err(err).Msg("readahead stays at the FUSE default")
+		}
+	}
 	ev := log.Info()
 	if m.ptErr != nil && !errors.Is(m.ptErr, ErrNoHostFd) {
 		ev = log.Warn()
@@ -147,7 +161,7 @@ func newServer(mp string, root *Root, opts Options, log zerolog.Logger) (*fuse.S
 		DirectMountFlags:  mountFlags,
 		FsName:            opts.FSName,
 		Name:              "artifactfs",
-		MaxWrite:          maxRead,
+		MaxWrite:          readSize(),
 		MaxStackDepth:     maxStackDepth,
 		DisableXAttrs:     true,
 		Debug:             opts.Debug,
@@ -249,3 +263,28 @@ func (m *Mounted) Unmount() error {
 // Wait blocks until the tree is unmounted, by Unmount or from outside
 // (umount), and the server has stopped.
 func (m *Mounted) Wait() { <-m.done }
+
+// readAheadKB is the readahead window of a mount in server mode, in KiB:
+// readAheadRequests requests of readSize, which a sequential read keeps in
+// flight. FUSE's own window is 128 KiB, a round trip per 128 KiB; larger
+// windows than this measured no faster.
+func readAheadKB() int { return readAheadRequests * readSize() >> 10 }
+
+// setReadAhead sets the kernel's readahead window for the files of the
+// FUSE mount at mp to kb KiB. FUSE takes the window from the INIT reply
+// but never above the 128 KiB it starts with, so the only way up is the
+// mount's backing device info in sysfs, which only root may write. It must
+// run before a file is opened: an open file keeps the window it was opened
+// with.
+func setReadAhead(mp string, kb int) error {
+	// AT_STATX_DONT_SYNC: the device number needs no GETATTR round trip.
+	var stx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, mp, unix.AT_STATX_DONT_SYNC, 0, &stx); err != nil {
+		return fmt.Errorf("statx %s: %w", mp, err)
+	}
+	p := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", stx.Dev_major, stx.Dev_minor)
+	if err := os.WriteFile(p, []byte(strconv.Itoa(kb)), 0); err != nil {
+		return fmt.Errorf("set readahead of %s: %w", mp, err)
+	}
+	return nil
+}

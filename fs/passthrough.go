@@ -6,8 +6,6 @@ import (
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
-
-	"github.com/artifactfs/artifactfs/internal/source"
 )
 
 // Serving modes a mount reports.
@@ -28,34 +26,33 @@ var ErrNoHostFd = errors.New("source files have no host file descriptor")
 // passthrough backing file, by registering and unregistering each one. It
 // must run after the FUSE INIT handshake. go-fuse, by contrast, silently
 // turns passthrough off for the whole mount on the first failure at Open.
+// The files it opens stay open for the opens to come.
 func (r *Root) probePassthrough(server *fuse.Server) error {
 	for _, f := range r.files {
-		if err := probeFile(server, r.src, f.path); err != nil {
+		if err := f.probe(server); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func probeFile(server *fuse.Server, src source.Source, p string) error {
-	file, err := src.Open(p)
+func (n *fileNode) probe(server *fuse.Server) error {
+	of, err := n.file()
 	if err != nil {
-		return fmt.Errorf("open %s in %s: %w", p, src, err)
+		return err
 	}
-	defer file.Close()
-	fdf, ok := file.(source.FdFile)
-	if !ok {
-		return fmt.Errorf("%s: %w", src, ErrNoHostFd)
+	if of.fd < 0 {
+		return fmt.Errorf("%s: %w", n.root.src, ErrNoHostFd)
 	}
-	id, errno := server.RegisterBackingFd(&fuse.BackingMap{Fd: int32(fdf.Fd())})
+	id, errno := server.RegisterBackingFd(&fuse.BackingMap{Fd: int32(of.fd)})
 	if errno != 0 {
-		return fmt.Errorf("register %s as passthrough backing file: %w%s", p, errno, registerHint(errno))
+		return fmt.Errorf("register %s as passthrough backing file: %w%s", n.path, errno, registerHint(errno))
 	}
 	if id <= 0 {
-		return fmt.Errorf("register %s as passthrough backing file: kernel returned id %d", p, id)
+		return fmt.Errorf("register %s as passthrough backing file: kernel returned id %d", n.path, id)
 	}
 	if errno := server.UnregisterBackingFd(id); errno != 0 {
-		return fmt.Errorf("unregister passthrough backing file %s: %w", p, errno)
+		return fmt.Errorf("unregister passthrough backing file %s: %w", n.path, errno)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/rs/zerolog"
 
 	"github.com/artifactfs/artifactfs/internal/imagepath"
@@ -37,6 +38,10 @@ type Root struct {
 	modeMu sync.RWMutex
 	// passthrough tells Open to hand the kernel the file descriptor.
 	passthrough atomic.Bool
+
+	// server serves the mount; pollOnce belongs to pollHack.
+	server   *fuse.Server
+	pollOnce sync.Once
 
 	mounted atomic.Bool
 	log     zerolog.Logger

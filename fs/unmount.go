@@ -37,6 +37,11 @@ func CleanStale(mountpoint string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	return cleanStale(mp)
+}
+
+// cleanStale is CleanStale for a canonical mountpoint.
+func cleanStale(mp string) (bool, error) {
 	cleaned := false
 	for i := 0; i < maxStacked; i++ {
 		stale, err := isStale(mp)
