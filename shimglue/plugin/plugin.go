@@ -5,13 +5,10 @@ package plugin
 
 import (
 	"context"
-	"flag"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2/task"
-	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/shim"
 	"github.com/containerd/containerd/v2/pkg/shutdown"
 	"github.com/containerd/containerd/v2/plugins"
@@ -41,16 +38,16 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			out := log.G(ic.Context).Logger.Out
-			viewer, preparer := takeEarly(ic.Properties[plugins.PropertyGRPCAddress], out)
+			out, address := log.G(ic.Context).Logger.Out, ic.Properties[plugins.PropertyGRPCAddress]
+			viewer, preparer := takeEarly(address, out)
 			if preparer == nil { // a main that did not call StartEarly
-				viewer = shimglue.NewContainerdViewer(ic.Properties[plugins.PropertyGRPCAddress])
+				StartEarly(os.Args[1:])
+				viewer, preparer = takeEarly(address, out)
+			}
+			if preparer == nil { // not a container's own shim: dial ahead
+				viewer = shimglue.NewContainerdViewer(address)
 				preparer = shimglue.NewPreparer(viewer, append(shimglue.OptionsFromEnv(), shimglue.WithLogger(shimglue.ShimLogger(out)))...)
-				if ns, id, bundle, ok := shimContainer(ic.Context); ok {
-					preparer.PrepareEarly(ic.Context, ns, id, bundle)
-				} else {
-					go warm(ic.Context, viewer)
-				}
+				go warm(ic.Context, viewer)
 			}
 			svc := shimglue.NewTaskService(inner, preparer)
 			sd.RegisterCallback(svc.Close)
@@ -71,21 +68,4 @@ func warm(ctx context.Context, viewer *shimglue.ContainerdViewer) {
 	if err := viewer.Warm(ctx); err != nil {
 		log.G(ctx).WithError(err).Debug("artifactfs: containerd connection not warmed")
 	}
-}
-
-// shimContainer returns the container this shim process was started for:
-// its namespace, its id (the shim's -id flag) and its bundle (containerd
-// starts a shim in the bundle directory, which is named after the
-// container). ok is false when the shim was started for a group of
-// containers (its id is not the bundle's name) or a value is missing.
-func shimContainer(ctx context.Context) (ns, id, bundle string, ok bool) {
-	ns, _ = namespaces.Namespace(ctx)
-	if f := flag.Lookup("id"); f != nil {
-		id = f.Value.String()
-	}
-	bundle, err := os.Getwd()
-	if err != nil || ns == "" || id == "" || filepath.Base(bundle) != id {
-		return "", "", "", false
-	}
-	return ns, id, bundle, true
 }
