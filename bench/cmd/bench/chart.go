@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"image/color"
 	"os"
 
 	"gonum.org/v1/plot"
@@ -85,7 +86,7 @@ func barPlot(title string, images, sources []string, rows []*result, pick func(*
 			return nil, err
 		}
 		bars.LineStyle.Width = 0
-		bars.Color = plotutil.Color(i)
+		bars.Color = barColor(i)
 		bars.Offset = w * vg.Length(float64(i)-float64(len(sources)-1)/2)
 		p.Add(bars)
 		p.Legend.Add(src, bars)
@@ -93,4 +94,14 @@ func barPlot(title string, images, sources []string, rows []*result, pick func(*
 	p.NominalX(images...)
 	p.Y.Max = top * 1.45 // room for the legend above the bars
 	return p, nil
+}
+
+// barColor is plotutil's palette, then gray: the throughput chart has more
+// sources than the palette has colors, and a repeated color would make two
+// sources look alike.
+func barColor(i int) color.Color {
+	if i < len(plotutil.DefaultColors) {
+		return plotutil.Color(i)
+	}
+	return color.Gray{Y: uint8(60 + 50*(i-len(plotutil.DefaultColors))%150)}
 }
