@@ -67,7 +67,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 	n.root.modeMu.RLock()
 	passthrough := n.root.passthrough.Load()
 	n.root.modeMu.RUnlock()
-	if calledFromThisProcess(ctx) {
+	if !n.root.polled.Load() && calledFromThisProcess(ctx) {
 		n.root.pollHack()
 	}
 
@@ -173,6 +173,7 @@ func calledFromThisProcess(ctx context.Context) bool {
 // sends requests to its own mount.
 func (r *Root) pollHack() {
 	r.pollOnce.Do(func() {
+		defer r.polled.Store(true)
 		if r.server == nil {
 			return
 		}

@@ -39,9 +39,11 @@ type Root struct {
 	// passthrough tells Open to hand the kernel the file descriptor.
 	passthrough atomic.Bool
 
-	// server serves the mount; pollOnce belongs to pollHack.
+	// server serves the mount; pollOnce and polled (set once it ran,
+	// sparing later opens the check of who calls) belong to pollHack.
 	server   *fuse.Server
 	pollOnce sync.Once
+	polled   atomic.Bool
 
 	mounted atomic.Bool
 	log     zerolog.Logger

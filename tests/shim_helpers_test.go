@@ -27,7 +27,6 @@ import (
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
 	"github.com/artifactfs/artifactfs/internal/testimage"
 	"github.com/artifactfs/artifactfs/shimglue"
-	"github.com/artifactfs/artifactfs/view"
 )
 
 // shimRuntime is the runtime type the e2e tests run containers with; the
@@ -358,51 +357,9 @@ func (e *shimEnv) checkNoLeaks(t testing.TB, when string) {
 }
 
 func (e *shimEnv) leaks(t testing.TB) []string {
-	var out []string
-	ctx, cancel := context.WithTimeout(e.D.Context(context.Background()), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	found, err := view.List(ctx, e.D.Client(), e.D.Namespace)
-	if err != nil {
-		out = append(out, "list views: "+err.Error())
-	}
-	for _, f := range found {
-		out = append(out, fmt.Sprintf("view %+v", f))
-	}
-	// What `artifactfs gc` would still find to remove.
-	removed, err := shimglue.GC(ctx, e.D.Client(), e.Root, e.D.Namespace, true)
-	if err != nil {
-		out = append(out, "gc --dry-run: "+err.Error())
-	}
-	for _, r := range removed {
-		out = append(out, fmt.Sprintf("gc would remove %s %s", r.Kind, r.Name))
-	}
-	e.inNS(func() {
-		for _, dir := range []string{e.Root, e.D.Dir} {
-			mps, err := ctrtest.MountsUnder(dir)
-			if err != nil {
-				out = append(out, err.Error())
-			}
-			for _, m := range mps {
-				out = append(out, "mount "+m)
-			}
-		}
-	})
-	loops, _ := ctrtest.LoopDevicesUnder(e.D.Dir)
-	for _, l := range loops {
-		out = append(out, "loop device "+l)
-	}
-	for _, d := range []string{filepath.Join(e.Root, e.D.Namespace), filepath.Join(e.Root, ".views", e.D.Namespace)} {
-		entries, _ := os.ReadDir(d)
-		for _, en := range entries {
-			out = append(out, "directory "+filepath.Join(d, en.Name()))
-		}
-	}
-	// Bundles of deleted containers, with their state files, are gone.
-	bundles, _ := os.ReadDir(filepath.Join(e.D.State, "io.containerd.runtime.v2.task", e.D.Namespace))
-	for _, b := range bundles {
-		out = append(out, "bundle "+b.Name())
-	}
-	return out
+	return e.D.Leftovers(ctx, e.Root, e.inNS)
 }
 
 // shimPid returns the pid of the shim process serving container id.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -54,55 +53,28 @@ func consumerSection(ctx context.Context, e *env) (*sectionResult, error) {
 // consumerSize runs one daemon with a kernel of mib MiB: a warm-up round,
 // then e.runs rounds cold and warm; everything is removed and checked for
 // leaks at the end.
-func consumerSize(ctx context.Context, e *env, t *ctrdTools, mib int) (_ *consumerRow, err error) {
-	c, err := startCtrd(ctx, t, e.work, mib)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { err = errors.Join(err, c.close()) }()
-	var ks []*ctrdContainer
-	defer func() {
-		if ks != nil { // not removed yet: an error on the way
-			err = errors.Join(err, c.removeContainers(ctx, ks))
+func consumerSize(ctx context.Context, e *env, t *ctrdTools, mib int) (row *consumerRow, err error) {
+	err = withDaemon(ctx, t, e.work, mib, "vmm", func(c *ctrdEnv, gated, plain *ctrdContainer) ([]*ctrdContainer, error) {
+		row = &consumerRow{mib: mib}
+		buf := make([]byte, ctrdReadBuf)
+		progress("%d MiB: warm-up round (untimed)", mib)
+		if err := consumerRound(ctx, c, e.work, gated, plain, ctrdWarm, buf, nil); err != nil {
+			return nil, fmt.Errorf("warm-up: %w", err)
 		}
-	}()
-	gated, err := c.newContainer(ctx, "vmm-view", ctrdGated)
-	if err != nil {
-		return nil, err
-	}
-	ks = append(ks, gated)
-	plain, err := c.newContainer(ctx, "vmm-copy", ctrdPlain)
-	if err != nil {
-		return nil, err
-	}
-	ks = append(ks, plain)
-
-	row := &consumerRow{mib: mib}
-	buf := make([]byte, ctrdReadBuf)
-	progress("%d MiB: warm-up round (untimed)", mib)
-	if err := consumerRound(ctx, c, e.work, gated, plain, ctrdWarm, buf, nil); err != nil {
-		return nil, fmt.Errorf("warm-up: %w", err)
-	}
-	for run := 1; run <= e.runs; run++ {
-		for _, temp := range ctrdCaches {
-			if err := consumerRound(ctx, c, e.work, gated, plain, temp, buf, row); err != nil {
-				return nil, fmt.Errorf("run %d, %s: %w", run, temp, err)
+		for run := 1; run <= e.runs; run++ {
+			for _, temp := range ctrdCaches {
+				if err := consumerRound(ctx, c, e.work, gated, plain, temp, buf, row); err != nil {
+					return nil, fmt.Errorf("run %d, %s: %w", run, temp, err)
+				}
+				last := func(s stats) string { return ctrdFmtMs(s.runs[len(s.runs)-1]) }
+				progress("%d MiB, run %d/%d, %s: Create to last byte: artifactfs %s ms (Create %s, read %s), copy path %s ms (Create %s, copy %s, read %s)",
+					mib, run, e.runs, temp, last(row.afs[temp]), last(row.afsCreate[temp]), last(row.afsRead[temp]),
+					last(row.cp[temp]), last(row.cpCreate[temp]), last(row.cpCopy[temp]), last(row.cpRead[temp]))
 			}
-			last := func(s stats) string { return ctrdFmtMs(s.runs[len(s.runs)-1]) }
-			progress("%d MiB, run %d/%d, %s: Create to last byte: artifactfs %s ms (Create %s, read %s), copy path %s ms (Create %s, copy %s, read %s)",
-				mib, run, e.runs, temp, last(row.afs[temp]), last(row.afsCreate[temp]), last(row.afsRead[temp]),
-				last(row.cp[temp]), last(row.cpCreate[temp]), last(row.cpCopy[temp]), last(row.cpRead[temp]))
 		}
-	}
-	rerr := c.removeContainers(ctx, ks)
-	ks = nil
-	if rerr != nil {
-		return nil, rerr
-	}
-	if left := c.leaks(ctx); len(left) > 0 {
-		return nil, fmt.Errorf("left behind after deleting every container:\n  %s", strings.Join(left, "\n  "))
-	}
-	return row, nil
+		return nil, nil
+	})
+	return row, err
 }
 
 // consumerRound measures both paths once at temperature temp (cold: the

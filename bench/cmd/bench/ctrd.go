@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
@@ -30,7 +31,6 @@ import (
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
 	"github.com/artifactfs/artifactfs/internal/testimage"
 	"github.com/artifactfs/artifactfs/shimglue"
-	"github.com/artifactfs/artifactfs/view"
 )
 
 // What the containerd sections run: the artifactfs shim on blockfile, with
@@ -289,6 +289,50 @@ func (c *ctrdEnv) removeContainers(ctx context.Context, ks []*ctrdContainer) err
 	return errors.Join(errs...)
 }
 
+// withDaemon starts a daemon for a kernel of mib MiB holding a gated
+// container (prefix-view) and a plain one (prefix-plain), runs body on
+// them, then removes every container — the two and those body returns —
+// checks that nothing is left behind, and stops the daemon; the removal
+// and the stop also happen when body fails.
+func withDaemon(ctx context.Context, t *ctrdTools, work string, mib int, prefix string,
+	body func(c *ctrdEnv, gated, plain *ctrdContainer) ([]*ctrdContainer, error)) (err error) {
+	c, err := startCtrd(ctx, t, work, mib)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, c.close()) }()
+	var ks []*ctrdContainer
+	defer func() {
+		if ks != nil { // not removed yet: an error on the way
+			err = errors.Join(err, c.removeContainers(ctx, ks))
+		}
+	}()
+	gated, err := c.newContainer(ctx, prefix+"-view", ctrdGated)
+	if err != nil {
+		return err
+	}
+	ks = append(ks, gated)
+	plain, err := c.newContainer(ctx, prefix+"-plain", ctrdPlain)
+	if err != nil {
+		return err
+	}
+	ks = append(ks, plain)
+	more, err := body(c, gated, plain)
+	ks = append(ks, more...)
+	if err != nil {
+		return err
+	}
+	rerr := c.removeContainers(ctx, ks)
+	ks = nil
+	if rerr != nil {
+		return rerr
+	}
+	if left := c.leaks(ctx); len(left) > 0 {
+		return fmt.Errorf("left behind after deleting every container:\n  %s", strings.Join(left, "\n  "))
+	}
+	return nil
+}
+
 // path returns the per-container path of k (urunc's bind source).
 func (c *ctrdEnv) path(k *ctrdContainer) string {
 	return filepath.Join(c.root, c.d.Namespace, k.id)
@@ -494,52 +538,9 @@ func (c *ctrdEnv) leaks(ctx context.Context) []string {
 }
 
 func (c *ctrdEnv) leaksNow(ctx context.Context) []string {
-	var out []string
-	ctx, cancel := context.WithTimeout(c.ctx(context.WithoutCancel(ctx)), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	found, err := view.List(ctx, c.d.Client(), c.d.Namespace)
-	if err != nil {
-		out = append(out, "list views: "+err.Error())
-	}
-	for _, f := range found {
-		out = append(out, fmt.Sprintf("view/lease %s %s of %s", f.Key, f.LeaseID, f.ContainerID))
-	}
-	removed, err := shimglue.GC(ctx, c.d.Client(), c.root, c.d.Namespace, true)
-	if err != nil {
-		out = append(out, "gc --dry-run: "+err.Error())
-	}
-	for _, r := range removed {
-		out = append(out, fmt.Sprintf("gc would remove %s %s", r.Kind, r.Name))
-	}
-	for _, dir := range []string{c.root, c.d.Dir} {
-		mps, err := ctrtest.MountsUnder(dir)
-		if err != nil {
-			out = append(out, err.Error())
-		}
-		for _, m := range mps {
-			if m != c.root && m != c.d.State { // our tmpfs mounts
-				out = append(out, "mount "+m)
-			}
-		}
-	}
-	loops, err := ctrtest.LoopDevicesUnder(c.d.Dir)
-	if err != nil {
-		out = append(out, "loop devices: "+err.Error())
-	}
-	for _, l := range loops {
-		out = append(out, "loop device "+l)
-	}
-	for _, d := range []string{filepath.Join(c.root, c.d.Namespace), filepath.Join(c.root, ".views", c.d.Namespace)} {
-		entries, _ := os.ReadDir(d)
-		for _, en := range entries {
-			out = append(out, "directory "+filepath.Join(d, en.Name()))
-		}
-	}
-	bundles, _ := os.ReadDir(filepath.Join(c.d.State, "io.containerd.runtime.v2.task", c.d.Namespace))
-	for _, b := range bundles {
-		out = append(out, "bundle "+b.Name())
-	}
-	return out
+	return c.d.Leftovers(ctx, c.root, nil)
 }
 
 // ctrdCache is a page cache temperature: cold (dropped before the step)

@@ -200,19 +200,25 @@ type benchMount struct {
 // mountOne opens a source of kind at path and mounts its artifact tree at
 // mp (created if missing): one container's mount, as the shim makes it.
 func mountOne(ctx context.Context, kind, path, mp string, passthrough bool) (*benchMount, error) {
+	return mountTree(ctx, mp, func() (source.Source, error) { return openSource(kind, path) }, fs.Options{Passthrough: passthrough})
+}
+
+// mountTree opens a source with open and mounts its artifact tree at mp
+// (created if missing), in this process, as the shim does.
+func mountTree(ctx context.Context, mp string, open func() (source.Source, error), opts fs.Options) (*benchMount, error) {
 	if err := os.MkdirAll(mp, 0o755); err != nil {
 		return nil, err
 	}
-	src, err := openSource(kind, path)
+	src, err := open()
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, fmt.Errorf("open source for %s: %w", mp, err)
 	}
 	root, err := fs.New(src, artifactPaths)
 	if err != nil {
 		src.Close()
-		return nil, fmt.Errorf("tree of %s: %w", path, err)
+		return nil, fmt.Errorf("tree of %s: %w", src, err)
 	}
-	m, err := fs.Mount(ctx, mp, root, fs.Options{Passthrough: passthrough})
+	m, err := fs.Mount(ctx, mp, root, opts)
 	if err != nil {
 		src.Close()
 		return nil, err

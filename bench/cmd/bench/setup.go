@@ -83,67 +83,38 @@ func setupSection(ctx context.Context, e *env) (*sectionResult, error) {
 // setupSize runs one daemon with a kernel of mib MiB: a warm-up round,
 // e.runs rounds cold and warm, then (withScale) the 1-vs-20 containers
 // runs; everything is removed and checked for leaks at the end.
-func setupSize(ctx context.Context, e *env, t *ctrdTools, mib int, withScale bool) (_ *ttaRow, _ []*scaleCtrRow, err error) {
-	c, err := startCtrd(ctx, t, e.work, mib)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer func() { err = errors.Join(err, c.close()) }()
-	var ks []*ctrdContainer
-	defer func() {
-		if ks != nil { // not removed yet: an error on the way
-			err = errors.Join(err, c.removeContainers(ctx, ks))
+func setupSize(ctx context.Context, e *env, t *ctrdTools, mib int, withScale bool) (row *ttaRow, scale []*scaleCtrRow, err error) {
+	err = withDaemon(ctx, t, e.work, mib, "tta", func(c *ctrdEnv, gated, plain *ctrdContainer) ([]*ctrdContainer, error) {
+		row = &ttaRow{mib: mib, steps: [2]map[string]*stats{{}, {}}}
+		progress("%d MiB: warm-up round (untimed), checking the served kernel", mib)
+		if err := setupRound(ctx, c, e.work, gated, plain, ctrdWarm, nil); err != nil {
+			return nil, fmt.Errorf("warm-up: %w", err)
 		}
-	}()
-	gated, err := c.newContainer(ctx, "tta-view", ctrdGated)
-	if err != nil {
-		return nil, nil, err
-	}
-	ks = append(ks, gated)
-	plain, err := c.newContainer(ctx, "tta-plain", ctrdPlain)
-	if err != nil {
-		return nil, nil, err
-	}
-	ks = append(ks, plain)
-
-	row := &ttaRow{mib: mib, steps: [2]map[string]*stats{{}, {}}}
-	progress("%d MiB: warm-up round (untimed), checking the served kernel", mib)
-	if err := setupRound(ctx, c, e.work, gated, plain, ctrdWarm, nil); err != nil {
-		return nil, nil, fmt.Errorf("warm-up: %w", err)
-	}
-	if err := c.checkServedOnce(ctx, gated); err != nil {
-		return nil, nil, err
-	}
-	for run := 1; run <= e.runs; run++ {
-		for _, temp := range ctrdCaches {
-			if err := setupRound(ctx, c, e.work, gated, plain, temp, row); err != nil {
-				return nil, nil, fmt.Errorf("run %d, %s: %w", run, temp, err)
+		if err := c.checkServedOnce(ctx, gated); err != nil {
+			return nil, err
+		}
+		for run := 1; run <= e.runs; run++ {
+			for _, temp := range ctrdCaches {
+				if err := setupRound(ctx, c, e.work, gated, plain, temp, row); err != nil {
+					return nil, fmt.Errorf("run %d, %s: %w", run, temp, err)
+				}
+				last := func(s stats) float64 { return s.runs[len(s.runs)-1] }
+				progress("%d MiB, run %d/%d, %s: artifactfs %s ms, Create waited %s ms (Create %s ms), copy path %s ms (Create without view %s ms)",
+					mib, run, e.runs, temp, ctrdFmtMs(last(row.took[temp])), ctrdFmtMs(last(row.waited[temp])), ctrdFmtMs(last(row.createView[temp])),
+					ctrdFmtMs(last(row.copyPath[temp])), ctrdFmtMs(last(row.createPlain[temp])))
 			}
-			last := func(s stats) float64 { return s.runs[len(s.runs)-1] }
-			progress("%d MiB, run %d/%d, %s: artifactfs %s ms, Create waited %s ms (Create %s ms), copy path %s ms (Create without view %s ms)",
-				mib, run, e.runs, temp, ctrdFmtMs(last(row.took[temp])), ctrdFmtMs(last(row.waited[temp])), ctrdFmtMs(last(row.createView[temp])),
-				ctrdFmtMs(last(row.copyPath[temp])), ctrdFmtMs(last(row.createPlain[temp])))
 		}
-	}
-
-	var scale []*scaleCtrRow
-	if withScale {
+		if !withScale {
+			return nil, nil
+		}
 		more, sc, err := setupScale(ctx, c, e.runs)
-		ks = append(ks, more...)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%d containers: %w", setupScaleN, err)
+			return more, fmt.Errorf("%d containers: %w", setupScaleN, err)
 		}
 		scale = sc
-	}
-	rerr := c.removeContainers(ctx, ks)
-	ks = nil
-	if rerr != nil {
-		return nil, nil, rerr
-	}
-	if left := c.leaks(ctx); len(left) > 0 {
-		return nil, nil, fmt.Errorf("left behind after deleting every container:\n  %s", strings.Join(left, "\n  "))
-	}
-	return row, scale, nil
+		return more, nil
+	})
+	return row, scale, err
 }
 
 // checkServedOnce creates gated's task, checks the kernel its

@@ -127,34 +127,13 @@ func mountAll(ctx context.Context, img *benchImage, dir string) (_ *setup, err e
 // mountArtifactfs mounts the kernel of the source open returns at mnt, in
 // this process, as the shim does.
 func mountArtifactfs(ctx context.Context, mnt string, open func() (source.Source, error), opts fs.Options) (*reader, error) {
-	if err := os.MkdirAll(mnt, 0o755); err != nil {
-		return nil, err
-	}
-	src, err := open()
+	b, err := mountTree(ctx, mnt, open, opts)
 	if err != nil {
 		return nil, err
 	}
-	root, err := fs.New(src, []string{kernelPath, "/urunc.json"})
-	if err != nil {
-		src.Close()
-		return nil, err
-	}
-	m, err := fs.Mount(ctx, mnt, root, opts)
-	if err != nil {
-		src.Close()
-		return nil, err
-	}
-	r := &reader{file: filepath.Join(mnt, kernelPath), note: "mode " + m.Mode()}
-	if perr := m.PassthroughErr(); opts.Passthrough && perr != nil {
+	r := &reader{file: filepath.Join(mnt, kernelPath), note: "mode " + b.m.Mode(), close: b.close}
+	if perr := b.m.PassthroughErr(); opts.Passthrough && perr != nil {
 		r.note += " (passthrough refused: " + perr.Error() + ")"
-	}
-	r.close = func() error {
-		err := m.Unmount()
-		m.Wait()
-		if cerr := src.Close(); err == nil {
-			err = cerr
-		}
-		return err
 	}
 	return r, nil
 }

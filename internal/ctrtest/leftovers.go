@@ -1,0 +1,74 @@
+package ctrtest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/artifactfs/artifactfs/shimglue"
+	"github.com/artifactfs/artifactfs/view"
+)
+
+// Leftovers lists what artifactfs containers of d's namespace left
+// behind, one line each; empty means nothing: views and leases
+// (view.List), what `artifactfs gc` would remove (dry run), mounts under
+// the per-container root and d.Dir (not root itself, nor the tmpfs Start
+// put on State), loop devices over d's files, per-container and view
+// directories, and bundles. inMountNS, when not nil, runs the mount-table
+// check (e.g. in the daemon's own mount namespace).
+func (d *Daemon) Leftovers(ctx context.Context, root string, inMountNS func(func())) []string {
+	var out []string
+	ctx = d.Context(ctx)
+	found, err := view.List(ctx, d.Client(), d.Namespace)
+	if err != nil {
+		out = append(out, "list views: "+err.Error())
+	}
+	for _, f := range found {
+		out = append(out, fmt.Sprintf("view/lease %s %s of %s", f.Key, f.LeaseID, f.ContainerID))
+	}
+	removed, err := shimglue.GC(ctx, d.Client(), root, d.Namespace, true)
+	if err != nil {
+		out = append(out, "gc --dry-run: "+err.Error())
+	}
+	for _, r := range removed {
+		out = append(out, fmt.Sprintf("gc would remove %s %s", r.Kind, r.Name))
+	}
+	checkMounts := func() {
+		for _, dir := range []string{root, d.Dir} {
+			mps, err := MountsUnder(dir)
+			if err != nil {
+				out = append(out, err.Error())
+			}
+			for _, m := range mps {
+				if m != root && !(d.tmpfs && m == d.State) {
+					out = append(out, "mount "+m)
+				}
+			}
+		}
+	}
+	if inMountNS != nil {
+		inMountNS(checkMounts)
+	} else {
+		checkMounts()
+	}
+	loops, err := LoopDevicesUnder(d.Dir)
+	if err != nil {
+		out = append(out, "loop devices: "+err.Error())
+	}
+	for _, l := range loops {
+		out = append(out, "loop device "+l)
+	}
+	for _, dir := range []string{filepath.Join(root, d.Namespace), filepath.Join(root, ".views", d.Namespace)} {
+		entries, _ := os.ReadDir(dir)
+		for _, en := range entries {
+			out = append(out, "directory "+filepath.Join(dir, en.Name()))
+		}
+	}
+	// Bundles of deleted containers, with their state files, are gone.
+	bundles, _ := os.ReadDir(filepath.Join(d.State, "io.containerd.runtime.v2.task", d.Namespace))
+	for _, b := range bundles {
+		out = append(out, "bundle "+b.Name())
+	}
+	return out
+}
