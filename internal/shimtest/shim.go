@@ -1,0 +1,80 @@
+package shimtest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/artifactfs/artifactfs/internal/ctrtest"
+)
+
+// ShimName is the shim binary containerd runs for runtime
+// io.containerd.artifactfs.v2.
+const ShimName = "containerd-shim-artifactfs-v2"
+
+var (
+	shimOnce sync.Once
+	shimDir  string
+	shimErr  error
+)
+
+// ShimDir builds the shim with the artifactfs_faults tag (failure injection
+// by annotation) into ctrtest.CacheDir()/shim-test, once per process, and
+// returns that directory, to be put on the daemon's PATH. repo is the
+// repository's root directory. Test packages running at the same time
+// share the directory: the build goes to a temporary file under a lock and
+// is renamed into place, so a shim that is running keeps its binary.
+func ShimDir(repo string) (string, error) {
+	shimOnce.Do(func() {
+		shimDir = filepath.Join(ctrtest.CacheDir(), "shim-test")
+		shimErr = buildShim(repo, shimDir)
+	})
+	return shimDir, shimErr
+}
+
+func buildShim(repo, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("build the shim: %w", err)
+	}
+	unlock, err := lock(filepath.Join(dir, ".lock"))
+	if err != nil {
+		return fmt.Errorf("build the shim: %w", err)
+	}
+	defer unlock()
+	goBin, err := ctrtest.GoTool()
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, fmt.Sprintf(".%s.%d", ShimName, os.Getpid()))
+	start := time.Now()
+	cmd := exec.Command(goBin, "build", "-tags", "artifactfs_faults", "-o", tmp, "./cmd/"+ShimName)
+	cmd.Dir = repo
+	if out, err := cmd.CombinedOutput(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("build the shim: %w\n%s", err, out)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, ShimName)); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("build the shim: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "shimtest: built the test shim in %s\n", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// lock takes an exclusive flock on path, waiting for it.
+func lock(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
+}
