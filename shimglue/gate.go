@@ -19,6 +19,15 @@ import (
 // cannot be prepared, instead of letting the container start without one.
 const AnnotationStrict = artifact.AnnotationSnapshotView + ".strict"
 
+// Annotations containerd's CRI plugin puts on every container of a pod.
+const (
+	// AnnotationContainerType is "sandbox" for a pod's pause container and
+	// "container" for its app containers.
+	AnnotationContainerType = "io.kubernetes.cri.container-type"
+	// ContainerTypeSandbox is AnnotationContainerType of a pause container.
+	ContainerTypeSandbox = "sandbox"
+)
+
 // maxSpecSize bounds the config.json Create reads.
 const maxSpecSize = 16 << 20
 
@@ -55,8 +64,12 @@ func (d Decision) String() string {
 // whole configuration comes from urunc.json. Besides that rule, both
 // snapshotView=true and mountRootfs=true in the annotations always act,
 // and an explicit snapshotView=false always skips (an opt-out that costs
-// nothing).
+// nothing). A pod's sandbox (pause) container is always skipped: CRI copies
+// the pod's annotations into its spec too, but it runs no unikernel.
 func Gate(annotations map[string]string) Decision {
+	if IsSandbox(annotations) {
+		return Skip
+	}
 	cfg, complete := artifact.FromAnnotations(annotations)
 	if wants(cfg) {
 		return Act
@@ -68,6 +81,12 @@ func Gate(annotations map[string]string) Decision {
 		return Skip
 	}
 	return Probe
+}
+
+// IsSandbox reports whether the annotations are those of a pod's sandbox
+// (pause) container, as containerd's CRI plugin marks it.
+func IsSandbox(annotations map[string]string) bool {
+	return annotations[AnnotationContainerType] == ContainerTypeSandbox
 }
 
 // wants reports whether a configuration asks for a view: snapshotView and
@@ -112,3 +131,10 @@ func ReadSpec(bundle string) (*specs.Spec, error) {
 // does not ask for a view: the view is released and nothing is logged
 // above debug level.
 var errNotWanted = errors.New("urunc.json does not ask for a snapshot view")
+
+// errNoUruncConfig is returned by the Create pipeline for a container that
+// has no urunc configuration at all: the annotations do not carry the whole
+// of it and the image has no urunc.json. urunc would not run it as a
+// unikernel (in a pod: a sidecar that got the pod's annotations), so it
+// runs untouched, in strict mode too.
+var errNoUruncConfig = errors.New("no urunc configuration: the annotations are incomplete and the image has no urunc.json")

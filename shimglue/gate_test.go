@@ -48,6 +48,10 @@ func TestGate(t *testing.T) {
 		{"unrelated annotations", map[string]string{"io.kubernetes.cri.container-type": "container"}, Probe},
 		{"incomplete, view only", map[string]string{annView: "true"}, Probe},
 		{"garbage value is not true", map[string]string{annView: "yes", annRootfs: "true"}, Skip},
+		{"pod sandbox with the pod's annotations", map[string]string{AnnotationContainerType: "sandbox", annView: "true", annRootfs: "true"}, Skip},
+		{"pod sandbox, complete", complete(map[string]string{AnnotationContainerType: "sandbox", annView: "true", annRootfs: "true"}), Skip},
+		{"pod sandbox without annotations: no probe", map[string]string{AnnotationContainerType: "sandbox"}, Skip},
+		{"pod app container", map[string]string{AnnotationContainerType: "container", annView: "true", annRootfs: "true"}, Act},
 	}
 	for _, tt := range tests {
 		if got := Gate(tt.ann); got != tt.want {
@@ -108,10 +112,11 @@ func TestImageConfig(t *testing.T) {
 		name      string
 		files     map[string][]byte
 		wantWants bool
+		wantFound bool
 		wantErr   bool
 	}{
-		{name: "asks", files: map[string][]byte{"urunc.json": uruncJSON(t, map[string]string{annView: "true", annRootfs: "true", artifact.AnnotationBinary: "/k"})}, wantWants: true},
-		{name: "mountRootfs only", files: map[string][]byte{"urunc.json": uruncJSON(t, map[string]string{annRootfs: "true"})}},
+		{name: "asks", files: map[string][]byte{"urunc.json": uruncJSON(t, map[string]string{annView: "true", annRootfs: "true", artifact.AnnotationBinary: "/k"})}, wantWants: true, wantFound: true},
+		{name: "mountRootfs only", files: map[string][]byte{"urunc.json": uruncJSON(t, map[string]string{annRootfs: "true"})}, wantFound: true},
 		{name: "no urunc.json", files: map[string][]byte{"etc/hostname": []byte("x")}},
 		{name: "not base64", files: map[string][]byte{"urunc.json": []byte(`{"` + annView + `":"not base64!"}`)}, wantErr: true},
 		{name: "a directory", files: map[string][]byte{"urunc.json/x": []byte("x")}, wantErr: true},
@@ -131,9 +136,12 @@ func TestImageConfig(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer src.Close()
-			cfg, err := imageConfig(src)
+			cfg, found, err := imageConfig(src)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("imageConfig: %v, want error %v", err, tt.wantErr)
+			}
+			if !tt.wantErr && found != tt.wantFound {
+				t.Errorf("imageConfig found = %v, want %v", found, tt.wantFound)
 			}
 			if got := wants(cfg); got != tt.wantWants {
 				t.Errorf("wants(%v) = %v, want %v", cfg, got, tt.wantWants)

@@ -67,7 +67,11 @@ func (p *Preparer) Prepare(ctx context.Context, ns, id, bundle string, annotatio
 func (p *Preparer) prepareNow(ctx context.Context, ns, id, bundle string, annotations map[string]string, early bool) (*State, error) {
 	log := p.cfg.Logger.With().Str("container", id).Str("namespace", ns).Logger()
 	decision := Gate(annotations)
-	if decision == Skip {
+	switch {
+	case IsSandbox(annotations):
+		log.Debug().Msg("sandbox container: no snapshot view")
+		return nil, nil
+	case decision == Skip:
 		log.Debug().Msg("no snapshot view asked for")
 		return nil, nil
 	}
@@ -80,7 +84,7 @@ func (p *Preparer) prepareNow(ctx context.Context, ns, id, bundle string, annota
 		c.log.Info().Str("mode", string(st.Mode)).Str("path", st.Path).Bool("early", early).
 			Dur("took", time.Since(start)).Dict("steps", c.timer.dict()).Msg("artifacts served")
 		return st, nil
-	case errors.Is(err, errNotWanted):
+	case errors.Is(err, errNotWanted), errors.Is(err, errNoUruncConfig):
 		c.log.Debug().Err(err).Msg("no snapshot view: released it")
 		return nil, nil
 	case c.strict:

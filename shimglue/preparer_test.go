@@ -400,3 +400,53 @@ func TestReleaseWithCopyElsewhere(t *testing.T) {
 	}
 	e.requireClean(t, v, img)
 }
+
+// TestPreparePodRules: a pod's pause container gets the pod's annotations
+// but nothing is prepared for it, strict or not; an app container whose
+// image has no urunc configuration (a sidecar) runs untouched, strict or
+// not, after one look at its image.
+func TestPreparePodRules(t *testing.T) {
+	podAnn := func(kind string) map[string]string {
+		return map[string]string{annView: "true", annRootfs: "true", AnnotationStrict: "true", AnnotationContainerType: kind}
+	}
+	t.Run("sandbox", func(t *testing.T) {
+		e := newTestEnv(t)
+		v := newFakeViewer()
+		p := e.preparer(v, WithStrict(true))
+		st, err := p.Prepare(context.Background(), "k8s.io", "pause1", e.bundle, podAnn(ContainerTypeSandbox))
+		if st != nil || err != nil || v.prepares != 0 {
+			t.Errorf("Prepare = %v, %v after %d views; want nothing, no view", st, err, v.prepares)
+		}
+	})
+	t.Run("sidecar", func(t *testing.T) {
+		e := newTestEnv(t)
+		dir := t.TempDir()
+		testimage.WriteTree(t, dir, map[string][]byte{"bin/sidecar": testimage.Payload(24, 4096)})
+		img := testimage.Mkfs(t, dir, 16)
+		v := newFakeViewer(blockfileMount(img))
+		p := e.preparer(v, WithStrict(true))
+		st, err := p.Prepare(context.Background(), "k8s.io", "sidecar1", e.bundle, podAnn("container"))
+		if st != nil || err != nil {
+			t.Fatalf("Prepare = %+v, %v; want nothing and no error (strict applies to unikernel containers only)", st, err)
+		}
+		if v.prepares != 1 {
+			t.Errorf("%d views prepared, want 1 to look for urunc.json", v.prepares)
+		}
+		e.requireClean(t, v, img)
+	})
+	t.Run("unikernel app container", func(t *testing.T) {
+		e := newTestEnv(t)
+		img := testImage(t, nil)
+		v := newFakeViewer(blockfileMount(img))
+		p := e.preparer(v, WithStrict(true))
+		st, err := p.Prepare(context.Background(), "k8s.io", "app1", e.bundle, podAnn("container"))
+		if err != nil || !st.Ready() {
+			t.Fatalf("Prepare = %+v, %v; want the artifacts served", st, err)
+		}
+		checkServed(t, st.Path, wantFiles(t, img))
+		if err := p.Release(context.Background(), "k8s.io", "app1"); err != nil {
+			t.Fatal(err)
+		}
+		e.requireClean(t, v, img)
+	})
+}

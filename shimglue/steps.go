@@ -56,16 +56,22 @@ func (p *Preparer) steps(ctx context.Context, c *container, decision Decision, a
 	if c.src, err = p.open(c, v.Mounts, fault); err != nil {
 		return err
 	}
-	if decision == Probe {
-		cfg, err := imageConfig(c.src)
+	if _, complete := artifact.FromAnnotations(ann); !complete {
+		// urunc.json is urunc's whole configuration.
+		cfg, found, err := imageConfig(c.src)
 		if err != nil {
 			return err
 		}
-		if !wants(cfg) {
-			return errNotWanted
+		if !found {
+			return errNoUruncConfig
 		}
-		c.wanted = true
-		c.strict = c.strict || strict(cfg)
+		if decision == Probe {
+			if !wants(cfg) {
+				return errNotWanted
+			}
+			c.wanted = true
+			c.strict = c.strict || strict(cfg)
+		}
 	}
 	if err := fault(StepResolve); err != nil {
 		return err
@@ -309,32 +315,33 @@ func bindAll(viewRoot, dir string, set artifact.Set) error {
 	return nil
 }
 
-// imageConfig reads the image's urunc.json; an image without one has an
-// empty configuration.
-func imageConfig(src source.Source) (artifact.Config, error) {
+// imageConfig reads the image's urunc.json; found is false for an image
+// without one.
+func imageConfig(src source.Source) (cfg artifact.Config, found bool, err error) {
 	info, err := src.Stat(artifact.DefaultConfigPath)
 	if errors.Is(err, iofs.ErrNotExist) {
-		return artifact.Config{}, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("urunc.json: %w", err)
+		return nil, false, fmt.Errorf("urunc.json: %w", err)
 	}
 	if !info.Mode.IsRegular() {
-		return nil, fmt.Errorf("urunc.json: %w (%s)", source.ErrNotRegular, source.TypeName(info.Mode))
+		return nil, true, fmt.Errorf("urunc.json: %w (%s)", source.ErrNotRegular, source.TypeName(info.Mode))
 	}
 	if info.Size > artifact.MaxConfigSize {
-		return nil, fmt.Errorf("urunc.json: %w: %d bytes", artifact.ErrTooLarge, info.Size)
+		return nil, true, fmt.Errorf("urunc.json: %w: %d bytes", artifact.ErrTooLarge, info.Size)
 	}
 	f, err := src.Open(artifact.DefaultConfigPath)
 	if err != nil {
-		return nil, fmt.Errorf("urunc.json: %w", err)
+		return nil, true, fmt.Errorf("urunc.json: %w", err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.NewSectionReader(f, 0, info.Size))
 	if err != nil {
-		return nil, fmt.Errorf("read urunc.json: %w", err)
+		return nil, true, fmt.Errorf("read urunc.json: %w", err)
 	}
-	return artifact.ParseUruncJSON(data)
+	cfg, err = artifact.ParseUruncJSON(data)
+	return cfg, true, err
 }
 
 func fromMounts(ms []mount.Mount) []Mount {

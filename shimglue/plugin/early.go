@@ -26,7 +26,9 @@ var early struct {
 // started (its logs, held meanwhile, go to the shim's log). args are the
 // process's arguments without the program name. It does nothing for the
 // shim's start and delete commands, and when the arguments do not name
-// a container whose bundle is the working directory.
+// a container whose bundle is the working directory. It also dials
+// containerd in the background, so that the Creates of containers joining
+// this shim later (a pod's app containers) find the connection warm.
 func StartEarly(args []string) {
 	ns, id, address, ok := serveArgs(args)
 	if !ok {
@@ -39,6 +41,9 @@ func StartEarly(args []string) {
 	w := &shimglue.PendingWriter{}
 	viewer := shimglue.NewContainerdViewer(address)
 	preparer := shimglue.NewPreparer(viewer, append(shimglue.OptionsFromEnv(), shimglue.WithLogger(shimglue.ShimLogger(w)))...)
+	// A pod's shim starts on the pause container, which gets nothing; its
+	// app containers' Creates come later and find the connection warm.
+	go warm(context.Background(), viewer)
 	preparer.PrepareEarly(context.Background(), ns, id, bundle)
 	early.Lock()
 	early.address, early.viewer, early.preparer, early.log = address, viewer, preparer, w
