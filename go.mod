@@ -3,6 +3,7 @@ module github.com/artifactfs/artifactfs
 go 1.26.8
 
 require (
+	github.com/artifactfs/artifactfs/artifactbind v0.0.0
 	github.com/containerd/containerd/api v1.12.0
 	github.com/containerd/containerd/v2 v2.4.2
 	github.com/containerd/errdefs v1.0.0
@@ -78,3 +79,5 @@ require (
 	google.golang.org/grpc v1.83.2 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+replace github.com/artifactfs/artifactfs/artifactbind => ./artifactbind

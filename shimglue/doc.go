@@ -13,9 +13,10 @@
 // after the shim was killed. A failed step rolls back every earlier one and
 // the container starts without a view, unless the strict option is set.
 //
-// Runtime side: LoadState and BindArtifacts are the few calls urunc makes
-// while it prepares the monitor rootfs, instead of copying the artifacts
-// out of the container rootfs (see docs/urunc-integration.md).
+// Runtime side: the state file format, LoadState and BindArtifacts live in
+// the artifactbind module, which urunc imports (see
+// docs/urunc-integration.md); shimglue writes the state with it and keeps
+// aliases for its older callers.
 //
 // The registration of the wrapped task service as the shim's "task" plugin
 // lives in shimglue/plugin, imported for effect.

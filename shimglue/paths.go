@@ -1,11 +1,10 @@
 package shimglue
 
 import (
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
+
+	"github.com/artifactfs/artifactfs/artifactbind"
 )
 
 const (
@@ -15,17 +14,14 @@ const (
 	// RootEnv names the environment variable that overrides DefaultRoot
 	// (tests, hosts with another runtime directory).
 	RootEnv = "ARTIFACTFS_ROOT"
-	// viewsDir is the directory under the root where views are mounted:
-	// <root>/.views/<namespace>/<container-id>. It is mode 0700, since a
-	// mounted view shows the whole image.
-	viewsDir = ".views"
-	// maxNameLen bounds a namespace or container id, as NAME_MAX does.
-	maxNameLen = 255
+	// viewsDir is the directory under the root where views are mounted
+	// (artifactbind.ViewsDir).
+	viewsDir = artifactbind.ViewsDir
 )
 
-// ErrInvalidName is wrapped by every error about a namespace or container
-// id that cannot be a path component.
-var ErrInvalidName = errors.New("invalid name")
+// ErrInvalidName is artifactbind.ErrInvalidName, wrapped by every error
+// about a namespace or container id that cannot be a path component.
+var ErrInvalidName = artifactbind.ErrInvalidName
 
 // RootFromEnv returns the root of the per-container paths: $ARTIFACTFS_ROOT
 // when set (made absolute and clean), else DefaultRoot.
@@ -38,68 +34,17 @@ func RootFromEnv() string {
 	return DefaultRoot
 }
 
-// ContainerPath returns the per-container path <root>/<ns>/<id>, the mount
-// point urunc binds the artifacts from. It checks that ns and id are plain
-// path components.
+// ContainerPath returns the per-container path <root>/<ns>/<id>
+// (artifactbind.ContainerPath).
 func ContainerPath(root, ns, id string) (string, error) {
-	if err := checkNames(ns, id); err != nil {
-		return "", err
-	}
-	return filepath.Join(root, ns, id), nil
-}
-
-// viewMountpoint returns where the view of container ns/id is mounted.
-func viewMountpoint(root, ns, id string) string {
-	return filepath.Join(root, viewsDir, ns, id)
-}
-
-func checkNames(ns, id string) error {
-	if err := ValidName(ns); err != nil {
-		return fmt.Errorf("namespace: %w", err)
-	}
-	if err := ValidName(id); err != nil {
-		return fmt.Errorf("container id: %w", err)
-	}
-	return nil
+	return artifactbind.ContainerPath(root, ns, id)
 }
 
 // ValidName checks that a namespace or container id can be used as one
-// path component: non-empty, at most 255 bytes, no "/" or NUL, and not
-// starting with "." (which also rules out "." and ".." and keeps clear of
-// the root's .views directory). containerd's own identifier rules are
-// stricter; this is the part the file system needs.
-func ValidName(s string) error {
-	switch {
-	case s == "":
-		return fmt.Errorf("%w: empty", ErrInvalidName)
-	case len(s) > maxNameLen:
-		return fmt.Errorf("%w: longer than %d bytes", ErrInvalidName, maxNameLen)
-	case strings.ContainsAny(s, "/\x00"):
-		return fmt.Errorf("%w %q: contains a slash or NUL", ErrInvalidName, s)
-	case strings.HasPrefix(s, "."):
-		return fmt.Errorf("%w %q: starts with a dot", ErrInvalidName, s)
-	}
-	return nil
-}
+// path component (artifactbind.ValidName).
+func ValidName(s string) error { return artifactbind.ValidName(s) }
 
-// checkOwnedPath checks that p, read from a state file, is a path this
-// package would have made for ns/id: absolute, clean, ending in
-// <ns>/<id>, and, for a view mount point, inside a .views directory. Cleanup
-// unmounts and removes these paths, so a state file must not be able to
-// point it anywhere else.
-func checkOwnedPath(p, ns, id string, view bool) error {
-	if p == "" {
-		return nil
-	}
-	if !filepath.IsAbs(p) || filepath.Clean(p) != p {
-		return fmt.Errorf("path %q: not absolute and clean", p)
-	}
-	if filepath.Base(p) != id || filepath.Base(filepath.Dir(p)) != ns {
-		return fmt.Errorf("path %q: does not end in %s/%s", p, ns, id)
-	}
-	inViews := filepath.Base(filepath.Dir(filepath.Dir(p))) == viewsDir
-	if view != inViews {
-		return fmt.Errorf("path %q: not where artifactfs puts a %s", p, map[bool]string{true: "view mount", false: "per-container path"}[view])
-	}
-	return nil
+// viewMountpoint returns where the view of container ns/id is mounted.
+func viewMountpoint(root, ns, id string) string {
+	return artifactbind.ViewMountpoint(root, ns, id)
 }

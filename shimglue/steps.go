@@ -11,8 +11,8 @@ import (
 	"slices"
 
 	"github.com/containerd/containerd/v2/core/mount"
-	"golang.org/x/sys/unix"
 
+	"github.com/artifactfs/artifactfs/artifactbind"
 	"github.com/artifactfs/artifactfs/blockreader"
 	"github.com/artifactfs/artifactfs/fs"
 	"github.com/artifactfs/artifactfs/internal/artifact"
@@ -295,24 +295,9 @@ func (p *Preparer) mountFUSE(ctx context.Context, c *container, set artifact.Set
 }
 
 // bindAll binds every artifact of set from the mounted view at viewRoot
-// onto the same path under dir.
+// onto the same path under dir; the view's symlinks resolve inside it.
 func bindAll(viewRoot, dir string, set artifact.Set) error {
-	srcRoot, err := unix.Open(viewRoot, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", viewRoot, err)
-	}
-	defer unix.Close(srcRoot)
-	dstRoot, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", dir, err)
-	}
-	defer unix.Close(dstRoot)
-	for _, p := range set.Paths() {
-		if _, err := bindFile(srcRoot, dstRoot, p, dir); err != nil {
-			return fmt.Errorf("bind %s: %w", p, err)
-		}
-	}
-	return nil
+	return artifactbind.BindPaths(viewRoot, dir, set.Paths(), artifactbind.InRoot)
 }
 
 // imageConfig reads the image's urunc.json; found is false for an image

@@ -1,46 +1,36 @@
 package imagepath
 
 import (
-	"errors"
-	"fmt"
 	"path"
 	"strings"
+
+	"github.com/artifactfs/artifactfs/artifactbind"
 )
 
 const (
 	// MaxLen bounds a whole in-image path, as PATH_MAX does on Linux.
-	MaxLen = 4096
+	MaxLen = artifactbind.MaxPathLen
 	// MaxNameLen bounds one path component, as NAME_MAX does on Linux.
-	MaxNameLen = 255
+	MaxNameLen = artifactbind.MaxPathNameLen
 	// MaxHops bounds the symlinks followed while resolving one path, as
 	// the Linux kernel does (ELOOP after 40).
 	MaxHops = 40
 )
 
-// ErrInvalid is wrapped by every error Clean returns.
-var ErrInvalid = errors.New("invalid in-image path")
+// ErrInvalid is wrapped by every error Clean returns. It is
+// artifactbind.ErrInvalidPath: the rule is written once, in the module
+// urunc imports.
+var ErrInvalid = artifactbind.ErrInvalidPath
 
-// Clean checks an in-image path and returns it in canonical form: absolute,
-// without "." or ".." elements, without a trailing slash. ".." at the root
-// stays at the root, so the result never names anything above it.
+// Clean checks an in-image path (artifactbind.CheckPath: non-empty,
+// absolute, NUL-free, bounded) and returns it in canonical form: without
+// "." or ".." elements, without a trailing slash. ".." at the root stays at
+// the root, so the result never names anything above it.
 func Clean(p string) (string, error) {
-	switch {
-	case p == "":
-		return "", fmt.Errorf("%w: empty", ErrInvalid)
-	case strings.IndexByte(p, 0) >= 0:
-		return "", fmt.Errorf("%w %q: contains a NUL byte", ErrInvalid, p)
-	case len(p) > MaxLen:
-		return "", fmt.Errorf("%w: longer than %d bytes", ErrInvalid, MaxLen)
-	case !strings.HasPrefix(p, "/"):
-		return "", fmt.Errorf("%w %q: not absolute", ErrInvalid, p)
+	if err := artifactbind.CheckPath(p); err != nil {
+		return "", err
 	}
-	clean := path.Clean(p)
-	for _, name := range Split(clean) {
-		if len(name) > MaxNameLen {
-			return "", fmt.Errorf("%w %q: component longer than %d bytes", ErrInvalid, p, MaxNameLen)
-		}
-	}
-	return clean, nil
+	return path.Clean(p), nil
 }
 
 // Split returns the components of a cleaned in-image path; "/" has none.

@@ -1,4 +1,4 @@
-package shimglue
+package artifactbind
 
 import (
 	"encoding/json"
@@ -173,7 +173,7 @@ func TestLoadStateRefuses(t *testing.T) {
 		{name: "bad container id", edit: func(m map[string]any) { m["container_id"] = "../c1" }, target: ErrInvalidName},
 		{name: "bad namespace", edit: func(m map[string]any) { m["namespace"] = "" }, target: ErrInvalidName},
 		{name: "not JSON", raw: "{"},
-		{name: "too large", raw: `{"version":1,"parent":"` + strings.Repeat("a", maxStateSize) + `"}`},
+		{name: "too large", raw: `{"version":1,"parent":"` + strings.Repeat("a", MaxStateSize) + `"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
