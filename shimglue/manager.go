@@ -16,7 +16,9 @@ const grpcAddressEnv = "GRPC_ADDRESS"
 // Manager wraps a shim manager (runc's, from manager.NewShimManager) so
 // that Stop — the shim binary's `delete` command, which containerd runs
 // after every shim disconnect, and which is the only cleanup that runs
-// after the shim was killed — also releases what the bundle state lists.
+// after the shim was killed — also releases what the bundle state lists,
+// and so that Start and Info read CRI's and ctr's runtime options as
+// runc's (runtimeopts_manager.go).
 type Manager struct {
 	shim.Shim
 	opts      []Option

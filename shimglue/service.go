@@ -40,8 +40,10 @@ func (s *TaskService) RegisterTTRPC(server *ttrpc.Server) error {
 	return nil
 }
 
-// Create reads the bundle's config.json, prepares the per-container path
-// when the gate says so (Preparer.Prepare), then calls the inner Create.
+// Create converts the request's runtime options to runc's (RuncOptions;
+// an error fails Create as invalid argument), reads the bundle's
+// config.json, prepares the per-container path when the gate says so
+// (Preparer.Prepare), then calls the inner Create.
 // If the inner Create fails, what was prepared is released. Only a strict
 // failure fails Create before the inner one runs.
 func (s *TaskService) Create(ctx context.Context, r *taskAPI.CreateTaskRequest) (*taskAPI.CreateTaskResponse, error) {
@@ -50,6 +52,13 @@ func (s *TaskService) Create(ctx context.Context, r *taskAPI.CreateTaskRequest) 
 		return nil, errgrpc.ToGRPC(err)
 	}
 	log := s.p.cfg.Logger.With().Str("container", r.ID).Str("namespace", ns).Logger()
+	opts, err := RuncOptions(r.Options)
+	if err != nil {
+		// Nothing is created; what the shim prepared when it started goes.
+		s.release(ctx, log, ns, r.ID)
+		return nil, errgrpc.ToGRPC(err)
+	}
+	r.Options = opts
 	spec, err := ReadSpec(r.Bundle)
 	if err != nil {
 		// runc will fail on it too; say why we did nothing.

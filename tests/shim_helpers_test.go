@@ -233,6 +233,9 @@ type ctrSpec struct {
 	annotations map[string]string
 	bind        bool     // bind the per-container path at shimArtifactsDir
 	args        []string // entrypoint arguments; default: sha256 of the three artifacts
+	// runtimeOptions are the container's runtime options (runc's, or
+	// runtimeoptions.v1's as CRI sends them); default none.
+	runtimeOptions any
 }
 
 // shimTask is a created container and task.
@@ -269,7 +272,7 @@ func (e *shimEnv) create(t testing.TB, ctx context.Context, s ctrSpec) (*shimTas
 	ctr, err := e.D.Client().NewContainer(ctx, s.id,
 		client.WithSnapshotter(s.snapshotter),
 		client.WithNewSnapshot(s.id+"-rootfs", e.Image),
-		client.WithRuntime(shimRuntime, nil),
+		client.WithRuntime(shimRuntime, s.runtimeOptions),
 		client.WithNewSpec(opts...))
 	if err != nil {
 		return nil, fmt.Errorf("new container %s: %w", s.id, err)
