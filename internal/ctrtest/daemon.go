@@ -46,6 +46,10 @@ type Options struct {
 	// state), as on hosts where it lives under /run; the root stays on
 	// Dir's filesystem. Stop unmounts it. Default false.
 	StateOnTmpfs bool
+	// CRI, when not nil, turns containerd's CRI plugin on (see CRIOptions);
+	// the client's namespace stays Namespace, CRI's is CRINamespace.
+	// Default nil: CRI off.
+	CRI *CRIOptions
 }
 
 // Daemon is a running private containerd.
@@ -136,7 +140,16 @@ func Start(ctx context.Context, opts Options) (_ *Daemon, err error) {
 	if err := makeScratch(scratch, opts.ScratchMiB); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(d.ConfigPath, []byte(config(d.Dir)), 0o644); err != nil {
+	cfg := config(d.Dir)
+	if opts.CRI != nil {
+		if cfg, err = criConfig(d.Dir, *opts.CRI); err != nil {
+			return nil, err
+		}
+		if err := criDirs(d.Dir); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.WriteFile(d.ConfigPath, []byte(cfg), 0o644); err != nil {
 		return nil, fmt.Errorf("start containerd: %w", err)
 	}
 	logf, err := os.Create(d.LogPath)
