@@ -3,6 +3,7 @@ module github.com/artifactfs/artifactfs
 go 1.26.8
 
 require (
+	github.com/artifactfs/artifactfs/artifactbind v0.0.0
 	github.com/containerd/containerd/api v1.12.0
 	github.com/containerd/containerd/v2 v2.4.2
 	github.com/containerd/errdefs v1.0.0
@@ -80,3 +81,5 @@ require (
 	golang.org/x/text v0.41.0 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260825221802-da73d73af1c5 // indirect
 )
+
+replace github.com/artifactfs/artifactfs/artifactbind => ./artifactbind
