@@ -13,7 +13,7 @@ CONTAINERD_BIN := $(ARTIFACTFS_CACHE)/bin
 FUZZTIME ?= 60s
 
 .DEFAULT_GOAL := build
-.PHONY: help deps build test test-unit test-root fuzz demo demo-mount bench vet clean
+.PHONY: help deps build test test-unit test-root fuzz demo demo-k8s demo-mount bench vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -60,6 +60,9 @@ fuzz: deps ## fuzz blockreader for FUZZTIME (default 60s); crashers land in bloc
 
 demo: deps build ## the whole flow: containerd, the artifactfs shim, a unikernel container, its per-container path, cleanup
 	$(GO) run ./internal/demo $(BIN)
+
+demo-k8s: deps build ## Kubernetes' path: containerd with CRI, a pod's unikernel container getting its artifacts through the artifactfs handler, then the pod's cleanup
+	$(GO) run ./internal/demo/k8s $(BIN)
 
 demo-mount: deps build ## the core alone: a sample ext4 image mounted, listed and read with artifactfs, unmounted
 	./scripts/demo.sh $(BIN)/artifactfs
