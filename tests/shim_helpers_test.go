@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +23,7 @@ import (
 
 	"github.com/artifactfs/artifactfs/internal/artifact"
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
+	"github.com/artifactfs/artifactfs/internal/shimtest"
 	"github.com/artifactfs/artifactfs/internal/testimage"
 	"github.com/artifactfs/artifactfs/shimglue"
 )
@@ -47,38 +46,16 @@ var (
 	shimFailAt = "org.artifactfs.test.fail-at"
 )
 
-var (
-	shimBuildOnce sync.Once
-	shimBinDir    string
-	shimBuildErr  error
-)
-
 // shimBinary builds containerd-shim-artifactfs-v2 with the
-// artifactfs_faults tag (failure injection by annotation) into the test
-// cache, once per run, and returns its directory.
+// artifactfs_faults tag (failure injection by annotation) once per run and
+// returns its directory (shimtest.ShimDir).
 func shimBinary(t testing.TB) string {
 	t.Helper()
-	shimBuildOnce.Do(func() {
-		shimBinDir = filepath.Join(ctrtest.CacheDir(), "shim-test")
-		goBin, err := ctrtest.GoTool()
-		if err != nil {
-			shimBuildErr = err
-			return
-		}
-		start := time.Now()
-		cmd := exec.Command(goBin, "build", "-tags", "artifactfs_faults", "-o",
-			filepath.Join(shimBinDir, "containerd-shim-artifactfs-v2"), "./cmd/containerd-shim-artifactfs-v2")
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			shimBuildErr = fmt.Errorf("build the shim: %w\n%s", err, out)
-			return
-		}
-		t.Logf("built the test shim in %s", time.Since(start).Round(time.Millisecond))
-	})
-	if shimBuildErr != nil {
-		t.Fatal(shimBuildErr)
+	dir, err := shimtest.ShimDir("..")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return shimBinDir
+	return dir
 }
 
 // shimEnv is a private containerd whose shims serve per-container paths
@@ -92,7 +69,7 @@ type shimEnv struct {
 	Image  client.Image
 	// ns runs the checks that must see the daemon's mount namespace, when
 	// it has a private one.
-	ns *mountNS
+	ns *shimtest.MountNS
 }
 
 var (
@@ -152,7 +129,7 @@ func newShimEnv(t testing.TB, o shimOptions) *shimEnv {
 	}
 	if o.hideFUSE {
 		e.ns = newMountNS(t, hideFUSE)
-		e.ns.do(start)
+		e.ns.Do(start)
 	} else {
 		start()
 	}
@@ -200,7 +177,7 @@ func (e *shimEnv) ctx(t testing.TB) context.Context {
 // inNS runs fn in the daemon's mount namespace.
 func (e *shimEnv) inNS(fn func()) {
 	if e.ns != nil {
-		e.ns.do(fn)
+		e.ns.Do(fn)
 		return
 	}
 	fn()
@@ -389,57 +366,18 @@ func shimPid(t testing.TB, id string) int {
 	return 0
 }
 
-// The main goroutine keeps the main thread, so that a goroutine locked to
-// a thread for a mountNS never gets it: the main thread cannot exit, and
-// its namespace is what /proc/self shows to every test.
-func init() { runtime.LockOSThread() }
-
-// mountNS is a thread locked in a mount namespace of its own; do runs
-// functions there (and processes they start inherit the namespace).
-type mountNS struct {
-	fns  chan func()
-	done chan struct{}
-}
-
-// newMountNS creates the namespace (a private copy of the host's mounts)
-// and runs setup in it. It ends at test cleanup, registered now so that
-// it runs after the cleanups registered later (the daemon's stop, whose
+// newMountNS runs setup in a private mount namespace of its own (see
+// shimtest.MountNS), which ends at test cleanup, registered now so that it
+// runs after the cleanups registered later (the daemon's stop, whose
 // process must not outlive the thread: Pdeathsig).
-func newMountNS(t testing.TB, setup func() error) *mountNS {
+func newMountNS(t testing.TB, setup func() error) *shimtest.MountNS {
 	t.Helper()
-	n := &mountNS{fns: make(chan func()), done: make(chan struct{})}
-	ready := make(chan error, 1)
-	go func() {
-		defer close(n.done)
-		// Never unlocked: the thread, and with it the namespace, ends
-		// with this goroutine.
-		runtime.LockOSThread()
-		err := unix.Unshare(unix.CLONE_NEWNS)
-		if err == nil {
-			err = unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "")
-		}
-		if err == nil {
-			err = setup()
-		}
-		ready <- err
-		if err != nil {
-			return
-		}
-		for fn := range n.fns {
-			fn()
-		}
-	}()
-	if err := <-ready; err != nil {
-		t.Fatalf("private mount namespace: %v", err)
+	n, err := shimtest.NewMountNS(shimtest.Private, setup)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { close(n.fns); <-n.done })
+	t.Cleanup(n.Close)
 	return n
-}
-
-func (n *mountNS) do(fn func()) {
-	finished := make(chan struct{})
-	n.fns <- func() { defer close(finished); fn() }
-	<-finished
 }
 
 // hideFUSE binds /dev/null over /dev/fuse: FUSE mounts fail as on a host
