@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -229,12 +230,14 @@ func (c *CRIClient) RemovePod(ctx context.Context, pod *Pod) error {
 }
 
 // removePodDirs removes pod's cgroup parent (empty once its containers
-// are gone) and its log directory.
+// are gone), its log directory, and runc's state directory of CRI's
+// namespace when it is empty (no pod of any daemon left in it).
 func (c *CRIClient) removePodDirs(pod *Pod) {
 	for _, ctl := range cgroupControllers() {
 		rmdirTree(filepath.Join(ctl, pod.CgroupParent))
 	}
 	_ = os.RemoveAll(pod.LogDir)
+	_ = syscall.Rmdir(filepath.Join("/run/containerd/runc", CRINamespace))
 }
 
 // CgroupDirs lists the directories of pod's cgroup parent that exist,

@@ -160,7 +160,7 @@ func (p *testPod) requireOneShim(t *testing.T) ctrtest.ShimProcess {
 // requireNothingLeft checks, waiting up to 10s for containerd's shim
 // delete to run, that nothing of the pod is left: per Leftovers (views,
 // leases, mounts, loop devices, per-container paths, bundles) in k8s.io,
-// shim processes, the pod's cgroup directories, runc state.
+// shim processes and sockets, the pod's cgroup directories, runc state.
 func (p *testPod) requireNothingLeft(t *testing.T) {
 	t.Helper()
 	var problems []string
@@ -184,6 +184,11 @@ func (p *testPod) leftovers() []string {
 	}
 	for _, dir := range ctrtest.CgroupDirs(p.Pod) {
 		out = append(out, "cgroup "+dir)
+	}
+	for _, s := range ctrtest.ShimSockets(p.e.D.Address, ctrtest.CRINamespace, p.ID) {
+		if _, err := os.Lstat(s); err == nil {
+			out = append(out, "shim socket "+s)
+		}
 	}
 	for _, id := range append([]string{p.ID}, p.ids...) {
 		rs := filepath.Join("/run/containerd/runc", ctrtest.CRINamespace, id)

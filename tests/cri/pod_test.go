@@ -10,6 +10,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/artifactfs/artifactfs/internal/ctrtest"
 	"github.com/artifactfs/artifactfs/shimglue"
 )
 
@@ -127,6 +128,12 @@ func TestPodShimKilled(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("shim %d still running 10s after SIGKILL", shim.Pid)
 		}
+	}
+	// A killed shim leaves its sockets; containerd's runc shim manager does
+	// not remove them (a later shim start would). Not artifactfs's: the
+	// test removes what it made.
+	for _, s := range ctrtest.ShimSockets(e.D.Address, ctrtest.CRINamespace, p.ID) {
+		_ = os.Remove(s)
 	}
 	// The kubelet sees the containers exit before it removes the pod;
 	// CRI handles the exits of a dead shim's containers with a backoff.
