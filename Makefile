@@ -4,7 +4,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 BIN := bin
 # Debian packages the tests, the demo and the fuzzer need.
-APT_PACKAGES := fuse3 e2fsprogs util-linux runc
+APT_PACKAGES := fuse3 e2fsprogs util-linux runc qemu-system-x86 busybox-static
 # containerd v2.4.2 (daemon, ctr, runc shim) for the e2e tests and the demo,
 # built from the Go module proxy once and kept here.
 CONTAINERD_VERSION := v2.4.2
@@ -33,6 +33,7 @@ deps: ## install what builds and tests need, when it is missing (apt packages, G
 			github.com/containerd/containerd/v2/cmd/ctr@$(CONTAINERD_VERSION) \
 			github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@$(CONTAINERD_VERSION); \
 	fi
+	@./scripts/boot-kernel.sh # a Debian kernel the boot tests run under qemu (tests/urunc), once
 
 build: ## build bin/artifactfs and bin/containerd-shim-artifactfs-v2
 	$(GO) build -o $(BIN)/artifactfs ./cmd/artifactfs

@@ -38,31 +38,38 @@ func ShimDir(repo string) (string, error) {
 }
 
 func buildShim(repo, dir string) error {
+	return build(repo, dir, ShimName, "./cmd/"+ShimName, "-tags", "artifactfs_faults")
+}
+
+// build runs go build of pkg (a path in repo, with flags) into dir/name:
+// to a temporary file under dir's lock, renamed into place, so that a
+// process running the old binary keeps it.
+func build(repo, dir, name, pkg string, flags ...string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("build the shim: %w", err)
+		return fmt.Errorf("build %s: %w", name, err)
 	}
 	unlock, err := lock(filepath.Join(dir, ".lock"))
 	if err != nil {
-		return fmt.Errorf("build the shim: %w", err)
+		return fmt.Errorf("build %s: %w", name, err)
 	}
 	defer unlock()
 	goBin, err := ctrtest.GoTool()
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, fmt.Sprintf(".%s.%d", ShimName, os.Getpid()))
+	tmp := filepath.Join(dir, fmt.Sprintf(".%s.%d", name, os.Getpid()))
 	start := time.Now()
-	cmd := exec.Command(goBin, "build", "-tags", "artifactfs_faults", "-o", tmp, "./cmd/"+ShimName)
+	cmd := exec.Command(goBin, append(append([]string{"build"}, flags...), "-o", tmp, pkg)...)
 	cmd.Dir = repo
 	if out, err := cmd.CombinedOutput(); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("build the shim: %w\n%s", err, out)
+		return fmt.Errorf("build %s: %w\n%s", name, err, out)
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, ShimName)); err != nil {
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("build the shim: %w", err)
+		return fmt.Errorf("build %s: %w", name, err)
 	}
-	fmt.Fprintf(os.Stderr, "shimtest: built the test shim in %s\n", time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(os.Stderr, "shimtest: built %s in %s\n", name, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
