@@ -40,6 +40,7 @@ var sections = []section{
 	{"memory", "resident memory of one process serving 1, 10, 100 mounts; reading a 256 MiB kernel", memorySection},
 	{"scale", "create and delete 1, 10, 100 mounts; 20 containers through containerd", scaleSection},
 	{"consumer", "a VMM-like reader: container Create to the last byte of kernel and initrd, vs the copy path", consumerSection},
+	{"pod", "Create's wait: an app container joining a running pod (CRI) vs a container with a shim of its own", podSection},
 }
 
 // pickSections returns the sections named in a comma-separated list
