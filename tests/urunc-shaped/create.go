@@ -23,11 +23,10 @@ const (
 	// bundle (config.json), the plan and the hook's record.
 	derivedName = "urunc-shaped"
 	planFile    = "plan.json"
-	// recordFile is what the hook did, in the derived directory, or
-	// <id>.json in the directory named by recordsEnv, where it outlives
-	// the bundle.
+	// recordFile is what the hook did (guest.Record), in the derived
+	// directory, or <id>.json in the directory named by guest.RecordsEnv,
+	// where it outlives the bundle.
 	recordFile = "record.json"
-	recordsEnv = "URUNC_SHAPED_RECORDS"
 	// bundleAnnotation, in the derived spec, names the container's bundle.
 	bundleAnnotation = "org.artifactfs.test.urunc-shaped.bundle"
 	// bindAtAnnotation = createRuntime binds in runc's namespace (the
@@ -91,7 +90,7 @@ func create(c cli) error {
 		Config: "/urunc.json",
 		Record: filepath.Join(bundle, derivedName, recordFile),
 	}
-	if dir := os.Getenv(recordsEnv); dir != "" {
+	if dir := os.Getenv(guest.RecordsEnv); dir != "" {
 		p.Record = filepath.Join(dir, id+".json")
 	}
 	derived := filepath.Join(bundle, derivedName)

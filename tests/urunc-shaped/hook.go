@@ -11,44 +11,9 @@ import (
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/artifactfs/artifactfs/internal/guest"
 )
-
-// Record is what the hook did, written to the derived directory for the
-// tests (the same fields as in tests/urunc).
-type Record struct {
-	// Mode is "bind" (from the artifactfs state) or "copy" (no state, or an
-	// unusable one: from the container's rootfs).
-	Mode string `json:"mode"`
-	// StateMode is the state's mode (fuse, direct, bind, copy); empty
-	// without a state.
-	StateMode string `json:"state_mode,omitempty"`
-	// StateError is why a state file was not used.
-	StateError string `json:"state_error,omitempty"`
-	// StatePath is the per-container path the binds came from.
-	StatePath string `json:"state_path,omitempty"`
-	// MountNS is the hook's mount namespace (readlink /proc/self/ns/mnt).
-	MountNS string `json:"mount_ns"`
-	// RootPropagation is the optional fields of / in the hook's mount
-	// table before it bound anything ("master:N" after runc's rslave of
-	// a shared root; "shared:N" would mean binds propagate).
-	RootPropagation string `json:"root_propagation"`
-	// Pid and Status are from the OCI state runc passed on stdin.
-	Pid    int    `json:"pid"`
-	Status string `json:"status"`
-	// Artifacts are the files placed in the monitor rootfs.
-	Artifacts []RecordedArtifact `json:"artifacts"`
-}
-
-// RecordedArtifact is one file placed in the monitor rootfs.
-type RecordedArtifact struct {
-	Path string `json:"path"` // in-image path, also under the monitor rootfs
-	// MountSource and MountFSType are those of the mount at the file in
-	// the monitor rootfs (bind mode), as the hook's mount table shows it.
-	MountSource string `json:"mount_source,omitempty"`
-	MountFSType string `json:"mount_fstype,omitempty"`
-	MountOpts   string `json:"mount_options,omitempty"`
-	Size        int64  `json:"size"`
-}
 
 // hookBind is the hook: args are the plan's path; stdin is the OCI state.
 func hookBind(args []string) error {
@@ -63,7 +28,7 @@ func hookBind(args []string) error {
 	if err := json.Unmarshal(data, &p); err != nil {
 		return fmt.Errorf("plan %s: %w", args[0], err)
 	}
-	var rec Record
+	var rec guest.Record
 	var st specs.State
 	if in, err := io.ReadAll(io.LimitReader(os.Stdin, 1<<20)); err == nil && json.Unmarshal(in, &st) == nil {
 		rec.Pid, rec.Status = st.Pid, string(st.Status)
@@ -85,7 +50,7 @@ func hookBind(args []string) error {
 // fill binds the artifacts from the per-container path when the bundle
 // has a ready state, else copies them from the container's rootfs, as
 // urunc's preSetup would with artifactfs.
-func fill(p *plan, rec *Record) error {
+func fill(p *plan, rec *guest.Record) error {
 	state, err := loadState(p.Bundle)
 	if err != nil {
 		rec.StateError = err.Error()
@@ -97,11 +62,11 @@ func fill(p *plan, rec *Record) error {
 		rec.Mode, rec.StateMode, rec.StatePath = "bind", string(state.Mode), state.Path
 		for _, a := range state.Artifacts {
 			target := p.MonRootfs + a.Path
-			ra := RecordedArtifact{Path: a.Path}
+			ra := guest.RecordedArtifact{Path: a.Path}
 			if m, ok, err := findMount(target); err != nil {
 				return err
 			} else if ok {
-				ra.MountSource, ra.MountFSType, ra.MountOpts = m.source, m.fstype, m.options
+				ra.MountSource, ra.MountFSType, ra.MountOptions = m.source, m.fstype, m.options
 			}
 			if fi, err := os.Stat(target); err == nil {
 				ra.Size = fi.Size()
@@ -119,7 +84,7 @@ func fill(p *plan, rec *Record) error {
 		if err != nil {
 			return err
 		}
-		rec.Artifacts = append(rec.Artifacts, RecordedArtifact{Path: name, Size: n})
+		rec.Artifacts = append(rec.Artifacts, guest.RecordedArtifact{Path: name, Size: n})
 	}
 	return nil
 }

@@ -63,14 +63,14 @@ func TestBootCtrRuntimeConfigPath(t *testing.T) {
 	if len(leaked) > 0 {
 		t.Errorf("the daemon's mount table gained %v while %s ran", leaked, id)
 	}
-	r, err := readRecord(filepath.Join(e.Records, id+".json"))
+	r, err := guest.ReadRecord(e.Records, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.Mode != "bind" || r.StatePath != e.path(id) {
 		t.Errorf("hook record: mode %q from %q (state error %q); want bind from %s", r.Mode, r.StatePath, r.StateError, e.path(id))
 	}
-	if pids := qemuFor(id); len(pids) > 0 {
+	if pids := guest.QemuPids(id); len(pids) > 0 {
 		t.Errorf("qemu of %s still running after ctr run --rm: %v", id, pids)
 	}
 	t.Logf("ctr run --rm (create, boot, delete) took %s: %q", took.Round(time.Millisecond), lastMarker(stdout.String()))

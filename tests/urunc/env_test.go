@@ -1,12 +1,9 @@
 package urunc
 
 import (
-	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,54 +25,17 @@ const shimRuntime = "io.containerd.artifactfs.v2"
 // bootImage is the name of the image holding the guest.
 const bootImage = "docker.io/library/artifactfs-boot:latest"
 
-// recordsEnv names the directory where the urunc-shaped runtime's hook
-// records what it did, as <container-id>.json.
-const recordsEnv = "URUNC_SHAPED_RECORDS"
-
 // scratchMiB sizes blockfile's scratch file, which must hold the image: a
 // Debian kernel (~14 MiB) and the initrd (~1 MiB).
 const scratchMiB = 64
 
-// guestFiles are the kernel and initrd bytes, read and built once.
-var guestFiles = struct {
-	once           sync.Once
-	kernel, initrd []byte
-	kernelPath     string
-	err            error
-	skip           string
-}{}
-
-// requireGuest returns the guest's kernel and initrd, skipping the test
-// with the reason when a tool is truly absent.
-func requireGuest(t *testing.T) (kernel, initrd []byte, kernelPath string) {
+// requireGuest skips the test, saying why, when it cannot boot a guest,
+// and returns the guest's files.
+func requireGuest(t *testing.T) guest.Files {
 	t.Helper()
 	testimage.RequireRoot(t, "containerd, runc, FUSE and mounts")
-	for _, tool := range []string{"mkfs.ext4", "runc", "qemu-system-x86_64"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (make deps installs it): %v", tool, err)
-		}
-	}
-	if _, err := os.Stat(guest.BusyboxPath); err != nil {
-		t.Skipf("%s absent (make deps installs busybox-static): %v", guest.BusyboxPath, err)
-	}
-	guestFiles.once.Do(func() {
-		guestFiles.kernelPath, guestFiles.err = guest.Kernel(repo, ctrtest.CacheDir())
-		if guestFiles.err != nil {
-			guestFiles.skip = guestFiles.err.Error()
-			return
-		}
-		if guestFiles.kernel, guestFiles.err = os.ReadFile(guestFiles.kernelPath); guestFiles.err != nil {
-			return
-		}
-		guestFiles.initrd, guestFiles.err = guest.Initrd(guest.BusyboxPath)
-	})
-	if guestFiles.skip != "" {
-		t.Skipf("no guest kernel (make deps fetches it): %s", guestFiles.skip)
-	}
-	if guestFiles.err != nil {
-		t.Fatal(guestFiles.err)
-	}
-	return guestFiles.kernel, guestFiles.initrd, guestFiles.kernelPath
+	testimage.RequireTools(t, "mkfs.ext4", "runc")
+	return guest.Require(t, repo, ctrtest.CacheDir())
 }
 
 // bootEnv is a private containerd started in a mount namespace of the
@@ -97,7 +57,8 @@ type bootEnv struct {
 // leftovers at cleanup.
 func newBootEnv(t *testing.T, prop shimtest.Propagation) *bootEnv {
 	t.Helper()
-	kernel, initrd, _ := requireGuest(t)
+	g := requireGuest(t)
+	kernel, initrd := g.Kernel, g.Initrd
 	shimDir, err := shimtest.ShimDir(repo)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +74,7 @@ func newBootEnv(t *testing.T, prop shimtest.Propagation) *bootEnv {
 	t.Cleanup(e.NS.Close) // after the daemon's stop, registered later
 	// The daemon passes its environment on to the shims, and they to runc.
 	t.Setenv(shimglue.RootEnv, e.Root)
-	t.Setenv(recordsEnv, e.Records)
+	t.Setenv(guest.RecordsEnv, e.Records)
 	e.NS.Do(func() {
 		e.D, err = ctrtest.Start(context.Background(), ctrtest.Options{ExtraPath: []string{shimDir}, ScratchMiB: scratchMiB})
 	})
@@ -188,21 +149,3 @@ func (e *bootEnv) daemonMountNS(t *testing.T) string {
 	}
 	return ns
 }
-
-// qemuFor returns the pids of qemu processes booting container id.
-func qemuFor(id string) []string {
-	var pids []string
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err != nil || !bytes.Contains(b, []byte("qemu-system")) {
-			continue
-		}
-		if bytes.Contains(b, []byte(guest.ContainerParam+"="+id+"\x00")) || bytes.Contains(b, []byte(guest.ContainerParam+"="+id+" ")) {
-			pids = append(pids, filepath.Base(filepath.Dir(p)))
-		}
-	}
-	return pids
-}
-
-func writeFile(path string, data []byte) error { return os.WriteFile(path, data, 0o644) }

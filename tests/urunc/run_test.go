@@ -3,8 +3,6 @@ package urunc
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +17,7 @@ import (
 	"github.com/moby/sys/mountinfo"
 
 	"github.com/artifactfs/artifactfs/internal/artifact"
+	"github.com/artifactfs/artifactfs/internal/guest"
 )
 
 // Annotations of the runs.
@@ -34,25 +33,6 @@ var (
 // negative control.
 const bindAtAnnotation = "org.artifactfs.test.urunc-shaped.bind-at"
 
-// record is what the runtime's hook wrote (tests/urunc-shaped Record).
-type record struct {
-	Mode            string `json:"mode"`
-	StateMode       string `json:"state_mode"`
-	StateError      string `json:"state_error"`
-	StatePath       string `json:"state_path"`
-	MountNS         string `json:"mount_ns"`
-	RootPropagation string `json:"root_propagation"`
-	Pid             int    `json:"pid"`
-	Status          string `json:"status"`
-	Artifacts       []struct {
-		Path        string `json:"path"`
-		MountSource string `json:"mount_source"`
-		MountFSType string `json:"mount_fstype"`
-		MountOpts   string `json:"mount_options"`
-		Size        int64  `json:"size"`
-	} `json:"artifacts"`
-}
-
 // boot is one container run to its exit, task not yet deleted.
 type boot struct {
 	id       string
@@ -63,7 +43,7 @@ type boot struct {
 	exit     uint32
 	create   time.Duration // NewTask: the shim's preparation and the runtime's create
 	run      time.Duration // Start to exit: the guest's boot to power-off
-	record   *record
+	record   *guest.Record
 	leaked   []string // mounts of the runtime seen in the daemon's namespace while it ran
 	sawQemu  bool
 	bundle   string
@@ -123,7 +103,7 @@ func (e *bootEnv) runBoot(t *testing.T, ctx context.Context, id string, annotati
 		io.Wait()
 	}
 	b.leaked, b.sawQemu = w.stop()
-	b.record, b.recordOK = readRecord(filepath.Join(e.Records, id+".json"))
+	b.record, b.recordOK = guest.ReadRecord(e.Records, id)
 	return b
 }
 
@@ -147,7 +127,7 @@ func (e *bootEnv) watch(t *testing.T, id, bundle string, before map[string]bool)
 		defer w.wg.Done()
 		for {
 			w.leaked = appendNew(w.leaked, w.final())
-			w.sawQemu = w.sawQemu || len(qemuFor(id)) > 0
+			w.sawQemu = w.sawQemu || len(guest.QemuPids(id)) > 0
 			select {
 			case <-w.done:
 				return
@@ -200,18 +180,6 @@ func appendNew(list []string, found map[string]bool) []string {
 	return list
 }
 
-func readRecord(path string) (*record, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("hook record: %w", err)
-	}
-	var r record
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("hook record %s: %w", path, err)
-	}
-	return &r, nil
-}
-
 // tail returns the end of console output, for failure messages.
 func tail(s string) string {
 	if len(s) > 3000 {
@@ -228,7 +196,7 @@ func (e *bootEnv) remove(t *testing.T, ctx context.Context, b *boot) {
 	if _, err := b.task.Delete(ctx); err != nil {
 		t.Fatalf("task delete %s: %v", b.id, err)
 	}
-	if pids := qemuFor(b.id); len(pids) > 0 {
+	if pids := guest.QemuPids(b.id); len(pids) > 0 {
 		t.Errorf("qemu of %s still running after task delete: pids %v", b.id, pids)
 	}
 	if _, err := os.Lstat(filepath.Join(b.bundle, "monRootfs")); !os.IsNotExist(err) {

@@ -2,6 +2,7 @@ package urunc
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -17,17 +18,16 @@ import (
 // directly, as the runtime will: the reference boot time, and proof that
 // the marker comes from the guest.
 func TestGuestBootsUnderQemu(t *testing.T) {
-	_, _, kernelPath := requireGuest(t)
-	dir := t.TempDir()
-	initrd := dir + "/initrd"
-	if err := writeFile(initrd, guestFiles.initrd); err != nil {
+	g := requireGuest(t)
+	initrd := t.TempDir() + "/initrd"
+	if err := os.WriteFile(initrd, g.Initrd, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	begin := time.Now()
 	out, err := exec.CommandContext(ctx, "qemu-system-x86_64", "-accel", "tcg", "-m", "256", "-nographic", "-no-reboot",
-		"-kernel", kernelPath, "-initrd", initrd,
+		"-kernel", g.KernelPath, "-initrd", initrd,
 		"-append", "console=ttyS0 panic=-1 "+guest.ContainerParam+"=direct").CombinedOutput()
 	took := time.Since(begin)
 	if err != nil {
@@ -135,9 +135,9 @@ func (e *bootEnv) checkBound(t *testing.T, b *boot) {
 		if a.Path == "/urunc.json" {
 			continue
 		}
-		if !strings.HasPrefix(a.MountFSType, "fuse") || !strings.Contains(a.MountOpts, "ro") {
+		if !strings.HasPrefix(a.MountFSType, "fuse") || !strings.Contains(a.MountOptions, "ro") {
 			t.Errorf("monitor rootfs %s: mount %s %q (%s); want a read-only bind of the FUSE per-container path",
-				a.Path, a.MountFSType, a.MountSource, a.MountOpts)
+				a.Path, a.MountFSType, a.MountSource, a.MountOptions)
 		}
 	}
 	t.Logf("hook: %s mode %s, / %q, kernel mount %s %q", r.Mode, r.StateMode, r.RootPropagation,
