@@ -86,6 +86,8 @@ type Served struct {
 	Took, Waited time.Duration
 	// Early is true when the shim prepared before Create arrived.
 	Early bool
+	// Steps is how long each step of the preparation took, by step name.
+	Steps map[string]time.Duration
 }
 
 // LogSize returns the size of the daemon's log: where the lines of what
@@ -128,6 +130,8 @@ type shimLine struct {
 	Took      float64 `json:"took"`
 	Waited    float64 `json:"waited"`
 	Early     bool    `json:"early"`
+	// Steps are ms per step.
+	Steps map[string]float64 `json:"steps"`
 }
 
 // scanServed finds id's "artifacts served" line after off, and when the
@@ -153,7 +157,10 @@ func scanServed(logPath string, off int64, id string) (*Served, error) {
 		}
 		switch {
 		case l.Message == "artifacts served" && served == nil:
-			served = &Served{Container: id, Mode: l.Mode, Path: l.Path, Took: ms(l.Took), Early: l.Early}
+			served = &Served{Container: id, Mode: l.Mode, Path: l.Path, Took: ms(l.Took), Early: l.Early, Steps: map[string]time.Duration{}}
+			for step, v := range l.Steps {
+				served.Steps[step] = ms(v)
+			}
 		case l.Message == "artifacts ready for Create" && waited < 0:
 			waited = l.Waited
 		}

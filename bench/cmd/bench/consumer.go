@@ -87,7 +87,7 @@ func consumerRound(ctx context.Context, c *ctrdEnv, work string, gated, plain *c
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	off, err := c.logOffset()
+	off, err := c.d.LogSize()
 	if err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func consumerRound(ctx context.Context, c *ctrdEnv, work string, gated, plain *c
 	}
 	t1 := time.Now()
 	// Proof that the shim served them (and did not roll back).
-	if _, err := c.served(ctx, off, gated.id); err != nil {
+	if _, err := c.d.WaitServed(ctx, off, gated.id); err != nil {
 		return err
 	}
 	if _, err := c.deleteTask(ctx, gated); err != nil {

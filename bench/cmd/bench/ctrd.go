@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -336,96 +334,6 @@ func withDaemon(ctx context.Context, t *ctrdTools, work string, mib int, prefix 
 // path returns the per-container path of k (urunc's bind source).
 func (c *ctrdEnv) path(k *ctrdContainer) string {
 	return filepath.Join(c.root, c.d.Namespace, k.id)
-}
-
-// servedLine is what the shim logged for one Create: its "artifacts
-// served" line (how long preparing took, per step) and, when it prepared
-// early (as soon as the shim process started, before Create arrived), its
-// "artifacts ready for Create" line: how long Create waited for it.
-type servedLine struct {
-	Container string             `json:"container"`
-	Mode      string             `json:"mode"`
-	Took      float64            `json:"took"`  // ms
-	Steps     map[string]float64 `json:"steps"` // ms per step
-	Early     bool               `json:"early"`
-	// Waited is what Create waited for the shim, ms: Took when the shim did
-	// not prepare early.
-	Waited float64 `json:"waited"`
-}
-
-// logOffset returns the size of the daemon's log: where the lines of the
-// next Create start.
-func (c *ctrdEnv) logOffset() (int64, error) {
-	st, err := os.Stat(c.d.LogPath)
-	if err != nil {
-		return 0, fmt.Errorf("containerd log: %w", err)
-	}
-	return st.Size(), nil
-}
-
-// served returns the first "artifacts served" line the shim of container
-// id logged after offset off of the daemon's log. containerd copies the
-// shim's log asynchronously, so it waits a little for it.
-func (c *ctrdEnv) served(ctx context.Context, off int64, id string) (*servedLine, error) {
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		s, err := ctrdScanServed(c.d.LogPath, off, id)
-		if s != nil || err != nil {
-			return s, err
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("the shim logged no \"artifacts served\" for %s (rolled back?); log tail:\n%s", id, c.d.LogTail(4096))
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
-func ctrdScanServed(logPath string, off int64, id string) (*servedLine, error) {
-	f, err := os.Open(logPath)
-	if err != nil {
-		return nil, fmt.Errorf("containerd log: %w", err)
-	}
-	defer f.Close()
-	if _, err := f.Seek(off, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("containerd log: %w", err)
-	}
-	var served *servedLine
-	waited := -1.0
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Bytes()
-		if len(line) == 0 || line[0] != '{' {
-			continue
-		}
-		var s servedLine
-		var msg struct {
-			Message string `json:"message"`
-		}
-		if json.Unmarshal(line, &s) != nil || s.Container != id || json.Unmarshal(line, &msg) != nil {
-			continue
-		}
-		switch {
-		case msg.Message == "artifacts served" && served == nil:
-			served = &s
-		case msg.Message == "artifacts ready for Create" && waited < 0:
-			waited = s.Waited
-		}
-	}
-	switch {
-	case served == nil:
-		return nil, nil
-	case !served.Early:
-		served.Waited = served.Took
-	case waited < 0:
-		return nil, nil // Create has not taken the early result yet
-	default:
-		served.Waited = waited
-	}
-	return served, nil
 }
 
 // rootfsMounts returns how to mount k's rootfs block file for the copy

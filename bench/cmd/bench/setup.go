@@ -120,14 +120,14 @@ func setupSize(ctx context.Context, e *env, t *ctrdTools, mib int, withScale boo
 // checkServedOnce creates gated's task, checks the kernel its
 // per-container path serves, and deletes the task.
 func (c *ctrdEnv) checkServedOnce(ctx context.Context, gated *ctrdContainer) error {
-	off, err := c.logOffset()
+	off, err := c.d.LogSize()
 	if err != nil {
 		return err
 	}
 	if _, err := c.createTask(ctx, gated); err != nil {
 		return err
 	}
-	if _, err := c.served(ctx, off, gated.id); err != nil {
+	if _, err := c.d.WaitServed(ctx, off, gated.id); err != nil {
 		return err
 	}
 	if err := c.checkServed(gated); err != nil {
@@ -149,7 +149,7 @@ func setupRound(ctx context.Context, c *ctrdEnv, work string, gated, plain *ctrd
 	if err := temp.prepare(); err != nil {
 		return err
 	}
-	off, err := c.logOffset()
+	off, err := c.d.LogSize()
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,7 @@ func setupRound(ctx context.Context, c *ctrdEnv, work string, gated, plain *ctrd
 	if err != nil {
 		return err
 	}
-	s, err := c.served(ctx, off, gated.id)
+	s, err := c.d.WaitServed(ctx, off, gated.id)
 	if err != nil {
 		return err
 	}
@@ -196,17 +196,17 @@ func setupRound(ctx context.Context, c *ctrdEnv, work string, gated, plain *ctrd
 		ctrdAddMs(&row.createView[temp], dView)
 		ctrdAddMs(&row.createPlain[temp], dPlain)
 		ctrdAddMs(&row.copyPath[temp], dCopy)
-		row.took[temp].runs = append(row.took[temp].runs, s.Took)
-		row.waited[temp].runs = append(row.waited[temp].runs, s.Waited)
-		sum := 0.0
-		for step, ms := range s.Steps {
+		ctrdAddMs(&row.took[temp], s.Took)
+		ctrdAddMs(&row.waited[temp], s.Waited)
+		var sum time.Duration
+		for step, d := range s.Steps {
 			if row.steps[temp][step] == nil {
 				row.steps[temp][step] = &stats{}
 			}
-			row.steps[temp][step].runs = append(row.steps[temp][step].runs, ms)
-			sum += ms
+			ctrdAddMs(row.steps[temp][step], d)
+			sum += d
 		}
-		row.outside[temp].runs = append(row.outside[temp].runs, s.Took-sum)
+		ctrdAddMs(&row.outside[temp], s.Took-sum)
 	}
 	return nil
 }
@@ -241,7 +241,7 @@ func setupScale(ctx context.Context, c *ctrdEnv, runs int) ([]*ctrdContainer, []
 // setupScaleRound creates the tasks of ks all at once, checks that the shim
 // served each, then deletes them all at once.
 func setupScaleRound(ctx context.Context, c *ctrdEnv, ks []*ctrdContainer, row *scaleCtrRow) error {
-	off, err := c.logOffset()
+	off, err := c.d.LogSize()
 	if err != nil {
 		return err
 	}
@@ -254,11 +254,11 @@ func setupScaleRound(ctx context.Context, c *ctrdEnv, ks []*ctrdContainer, row *
 		ctrdAddMs(&row.create, d)
 	}
 	for _, k := range ks {
-		s, err := c.served(ctx, off, k.id)
+		s, err := c.d.WaitServed(ctx, off, k.id)
 		if err != nil {
 			return err
 		}
-		row.took.runs = append(row.took.runs, s.Took)
+		ctrdAddMs(&row.took, s.Took)
 	}
 	wall, each, err = ctrdParallel(ctx, ks, func(k *ctrdContainer) (time.Duration, error) { return c.deleteTask(ctx, k) })
 	if err != nil {
