@@ -9,18 +9,22 @@ set -euo pipefail
 cache=${ARTIFACTFS_CACHE:-/var/cache/artifactfs-ci}/boot-kernel
 [ -e "$cache/vmlinuz" ] && exit 0
 meta=${BOOT_KERNEL_META:-linux-image-cloud-amd64}
-pkg=$(apt-cache depends "$meta" 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')
-if [ -z "$pkg" ]; then
-	apt-get update -qq
-	pkg=$(apt-cache depends "$meta" | awk '/Depends: linux-image-/ {print $2; exit}')
-fi
-[ -n "$pkg" ] || { echo "boot-kernel: no linux-image package behind $meta" >&2; exit 1; }
 mkdir -p "$cache"
 work=$(mktemp -d "$cache/.fetch.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-(cd "$work" && apt-get download -q "$pkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
-deb=$(ls "$work"/*.deb 2>/dev/null | head -1)
-[ -n "$deb" ] || { echo "boot-kernel: apt-get download $pkg gave no package" >&2; exit 1; }
+# fetch resolves the package behind $meta and downloads it into $work.
+fetch() {
+	pkg=$(apt-cache depends "$meta" 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')
+	[ -n "$pkg" ] || return 1
+	(cd "$work" && apt-get download -q "$pkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
+	ls "$work"/*.deb >/dev/null 2>&1
+}
+# Stale or missing package lists: update them once and try again.
+fetch || { apt-get update -qq && fetch; } || {
+	echo "boot-kernel: could not download the linux-image package behind $meta (${pkg:-none found})" >&2
+	exit 1
+}
+deb=$(ls "$work"/*.deb | head -1)
 dpkg -x "$deb" "$work/x"
 vmlinuz=$(ls "$work"/x/boot/vmlinuz-* | head -1)
 mv "$vmlinuz" "$cache/"
