@@ -11,7 +11,10 @@
 // configuration, the release of one container's view while its pod lives,
 // a pod removal that leaves nothing, a strict pod, a kill -9 of the pod's
 // shim, concurrent Creates in one pod, a handler whose options table sets
-// BinaryName, and logs the shim's Create wait in a running pod.
+// BinaryName, a handler whose options table runs the urunc-shaped runtime
+// (tests/urunc-shaped) through BinaryName and boots the pod's unikernel
+// with qemu from its binds, and logs the shim's Create wait in a running
+// pod.
 //
 // A test that needs handlers of its own (for instance one whose options
 // table runs the urunc-shaped runtime through BinaryName) starts a daemon
