@@ -43,7 +43,7 @@ func Binaries() (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("containerd binaries: %w", err)
 	}
-	unlock, err := lockFile(filepath.Join(dir, ".lock"))
+	unlock, err := LockFile(filepath.Join(dir, ".lock"))
 	if err != nil {
 		return "", fmt.Errorf("containerd binaries: %w", err)
 	}
@@ -102,8 +102,10 @@ func GoTool() (string, error) {
 	return "", errors.New("go command not found on PATH nor at " + p)
 }
 
-// lockFile takes an exclusive flock on path, waiting for it.
-func lockFile(path string) (func(), error) {
+// LockFile takes an exclusive flock on path (created when missing), waiting
+// for it, and returns the function that releases it: builds into the
+// shared cache directory serialise on it across test processes.
+func LockFile(path string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err

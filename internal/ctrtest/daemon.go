@@ -32,6 +32,10 @@ type Options struct {
 	// ExtraPath lists directories put on the daemon's PATH before BinDir, so
 	// that it finds more shims (e.g. containerd-shim-artifactfs-v2). Default none.
 	ExtraPath []string
+	// Env lists "KEY=value" entries added to the daemon's environment, which
+	// it passes on to its shims (e.g. ARTIFACTFS_ROOT). Default none: the
+	// caller's environment.
+	Env []string
 	// Namespace is the client's default namespace. Default: "ctrtest-<pid>-<rand>",
 	// unique on the host so that runc state and cgroups under it are ours.
 	Namespace string
@@ -160,7 +164,7 @@ func Start(ctx context.Context, opts Options) (_ *Daemon, err error) {
 
 	path := strings.Join(append(append(append([]string{}, opts.ExtraPath...), opts.BinDir), os.Getenv("PATH")), ":")
 	cmd := exec.Command(filepath.Join(opts.BinDir, "containerd"), "--config", d.ConfigPath, "--log-level", opts.LogLevel)
-	cmd.Env = append(os.Environ(), "PATH="+path)
+	cmd.Env = append(append(os.Environ(), opts.Env...), "PATH="+path)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Own process group (a ^C to the test does not hit it first); killed if
 	// the test binary dies without calling Stop.

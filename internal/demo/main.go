@@ -14,7 +14,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/artifactfs/artifactfs/internal/artifact"
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
+	"github.com/artifactfs/artifactfs/internal/demo/say"
 	"github.com/artifactfs/artifactfs/internal/testimage"
 	"github.com/artifactfs/artifactfs/shimglue"
 	"github.com/artifactfs/artifactfs/view"
@@ -38,38 +38,24 @@ const (
 	artifactsDir = "/artifacts"
 )
 
-func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: demo BIN_DIR")
-		os.Exit(2)
-	}
-	if err := run(os.Args[1]); err != nil {
-		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
-		os.Exit(1)
-	}
-}
+func main() { say.Main("demo", run) }
 
 func run(binDir string) error {
-	binDir, err := filepath.Abs(binDir)
-	if err != nil {
-		return err
-	}
 	work, err := os.MkdirTemp("", "artifactfs-demo-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
 	root := filepath.Join(work, "run-artifactfs")
-	os.Setenv(shimglue.RootEnv, root) // the daemon passes it on to the shim
-	cli := func(args ...string) error { return show(filepath.Join(binDir, "artifactfs"), args...) }
+	cli := func(args ...string) error { return say.Show(filepath.Join(binDir, "artifactfs"), args...) }
 
-	step("Start a private containerd v2.4.2 (blockfile, overlayfs; runtime io.containerd.artifactfs.v2 on PATH)")
-	d, err := ctrtest.Start(context.Background(), ctrtest.Options{Dir: work, ExtraPath: []string{binDir}})
+	say.Step("Start a private containerd v2.4.2 (blockfile, overlayfs; runtime io.containerd.artifactfs.v2 on PATH)")
+	d, err := ctrtest.Start(context.Background(), ctrtest.Options{Dir: work, ExtraPath: []string{binDir}, Env: []string{shimglue.RootEnv + "=" + root}})
 	if err != nil {
 		return err
 	}
 	defer func() {
-		step("Stop containerd")
+		say.Step("Stop containerd")
 		if err := d.Stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "demo: stop containerd: %v\n", err)
 		}
@@ -78,7 +64,7 @@ func run(binDir string) error {
 	defer cancel()
 	fmt.Printf("containerd at %s, namespace %s\n", d.Address, d.Namespace)
 
-	step("Build a sample unikernel image (static entrypoint, 16 MiB kernel, initrd, urunc.json) and import it into blockfile")
+	say.Step("Build a sample unikernel image (static entrypoint, 16 MiB kernel, initrd, urunc.json) and import it into blockfile")
 	entry, err := ctrtest.Entrypoint(work)
 	if err != nil {
 		return err
@@ -98,7 +84,7 @@ func run(binDir string) error {
 	}
 	fmt.Printf("imported %s\n", image.Name())
 
-	step("Create the container with runtime io.containerd.artifactfs.v2 and the snapshot-view annotations")
+	say.Step("Create the container with runtime io.containerd.artifactfs.v2 and the snapshot-view annotations")
 	perContainer := filepath.Join(root, d.Namespace, containerID)
 	args := []string{ctrtest.SampleEntryPath, "sha256"}
 	for _, p := range []string{ctrtest.SampleKernelPath, ctrtest.SampleInitrdPath, ctrtest.SampleConfigPath} {
@@ -126,15 +112,15 @@ func run(binDir string) error {
 	}
 	fmt.Printf("Create (view + mount + state + runc create) took %s\n", time.Since(begin).Round(time.Millisecond))
 
-	step("What the shim serves: artifactfs status, then ls and cat on the per-container path")
+	say.Step("What the shim serves: artifactfs status, then ls and cat on the per-container path")
 	_ = cli("status", "--root", root)
 	_ = cli("ls", "--dir", perContainer)
 	_ = cli("cat", "--dir", perContainer, "config")
 	fmt.Println()
-	_ = show("find", perContainer)
-	_ = show("grep", root, "/proc/self/mounts")
+	_ = say.Show("find", perContainer)
+	_ = say.Show("grep", root, "/proc/self/mounts")
 
-	step("Run it: the container reads the artifacts through its bind of the per-container path")
+	say.Step("Run it: the container reads the artifacts through its bind of the per-container path")
 	statusC, err := task.Wait(ctx)
 	if err != nil {
 		return err
@@ -152,7 +138,7 @@ func run(binDir string) error {
 	}
 	fmt.Println("the kernel the container read is the image's kernel, byte for byte")
 
-	step("Delete the container; the shim releases mount, view and lease")
+	say.Step("Delete the container; the shim releases mount, view and lease")
 	if _, err := task.Delete(ctx); err != nil {
 		return err
 	}
@@ -172,14 +158,4 @@ func run(binDir string) error {
 		return fmt.Errorf("something was left behind")
 	}
 	return nil
-}
-
-func step(title string) { fmt.Printf("\n\033[1m== %s\033[0m\n", title) }
-
-// show prints a command line, then runs it with its output on ours.
-func show(name string, args ...string) error {
-	fmt.Printf("$ %s %s\n", filepath.Base(name), strings.Join(args, " "))
-	cmd := exec.Command(name, args...)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	return cmd.Run()
 }

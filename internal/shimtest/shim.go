@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
 )
 
@@ -48,7 +46,7 @@ func build(repo, dir, name, pkg string, flags ...string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("build %s: %w", name, err)
 	}
-	unlock, err := lock(filepath.Join(dir, ".lock"))
+	unlock, err := ctrtest.LockFile(filepath.Join(dir, ".lock"))
 	if err != nil {
 		return fmt.Errorf("build %s: %w", name, err)
 	}
@@ -71,17 +69,4 @@ func build(repo, dir, name, pkg string, flags ...string) error {
 	}
 	fmt.Fprintf(os.Stderr, "shimtest: built %s in %s\n", name, time.Since(start).Round(time.Millisecond))
 	return nil
-}
-
-// lock takes an exclusive flock on path, waiting for it.
-func lock(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	return func() { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
 }

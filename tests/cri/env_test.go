@@ -160,19 +160,12 @@ func startEnv(o envOptions) (_ *criEnv, err error) {
 			Options: map[string]any{"BinaryName": wrapper}},
 	}, o.Handlers...)
 
-	// The daemon passes its environment on to the shims.
-	old, had := os.LookupEnv(shimglue.RootEnv)
-	os.Setenv(shimglue.RootEnv, e.Root)
 	e.D, err = ctrtest.Start(context.Background(), ctrtest.Options{
 		Dir:       filepath.Join(e.work, "d"),
 		ExtraPath: []string{shimDir},
+		Env:       []string{shimglue.RootEnv + "=" + e.Root},
 		CRI:       &ctrtest.CRIOptions{PauseImage: ctrtest.PauseImageName, Handlers: handlers},
 	})
-	if had {
-		os.Setenv(shimglue.RootEnv, old)
-	} else {
-		os.Unsetenv(shimglue.RootEnv)
-	}
 	if err != nil {
 		return nil, err
 	}

@@ -115,15 +115,8 @@ func startCtrd(ctx context.Context, t *ctrdTools, work string, mib int) (_ *ctrd
 	}
 	c.root = root
 
-	// The daemon passes its environment on to the shims.
-	old, had := os.LookupEnv(shimglue.RootEnv)
-	os.Setenv(shimglue.RootEnv, root)
-	c.d, err = ctrtest.Start(ctx, ctrtest.Options{ExtraPath: []string{t.binDir}, ScratchMiB: ctrdScratchMiB(mib), StateOnTmpfs: true})
-	if had {
-		os.Setenv(shimglue.RootEnv, old)
-	} else {
-		os.Unsetenv(shimglue.RootEnv)
-	}
+	c.d, err = ctrtest.Start(ctx, ctrtest.Options{ExtraPath: []string{t.binDir}, Env: []string{shimglue.RootEnv + "=" + root},
+		ScratchMiB: ctrdScratchMiB(mib), StateOnTmpfs: true})
 	if err != nil {
 		return nil, fmt.Errorf("start containerd: %w", err)
 	}

@@ -45,18 +45,12 @@ func podSection(ctx context.Context, e *env) (*sectionResult, error) {
 		return nil, err
 	}
 	root := filepath.Join(e.work, "artifactfs")
-	old, had := os.LookupEnv(shimglue.RootEnv)
-	os.Setenv(shimglue.RootEnv, root) // the daemon passes it on to the shims
 	allow := []string{artifact.AnnotationPrefix + "*"}
-	d, err := ctrtest.Start(ctx, ctrtest.Options{ExtraPath: []string{tools.binDir}, CRI: &ctrtest.CRIOptions{
-		PauseImage: ctrtest.PauseImageName,
-		Handlers:   []ctrtest.CRIHandler{{Name: podHandler, PodAnnotations: allow, ContainerAnnotations: allow}},
-	}})
-	if had {
-		os.Setenv(shimglue.RootEnv, old)
-	} else {
-		os.Unsetenv(shimglue.RootEnv)
-	}
+	d, err := ctrtest.Start(ctx, ctrtest.Options{ExtraPath: []string{tools.binDir}, Env: []string{shimglue.RootEnv + "=" + root},
+		CRI: &ctrtest.CRIOptions{
+			PauseImage: ctrtest.PauseImageName,
+			Handlers:   []ctrtest.CRIHandler{{Name: podHandler, PodAnnotations: allow, ContainerAnnotations: allow}},
+		}})
 	if err != nil {
 		return nil, fmt.Errorf("start containerd with CRI: %w", err)
 	}

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/artifactfs/artifactfs/internal/artifact"
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
+	"github.com/artifactfs/artifactfs/internal/demo/say"
 	"github.com/artifactfs/artifactfs/internal/testimage"
 	"github.com/artifactfs/artifactfs/shimglue"
 )
@@ -36,37 +36,23 @@ const (
 	shimName = "containerd-shim-artifactfs-v2"
 )
 
-func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: k8s BIN_DIR")
-		os.Exit(2)
-	}
-	if err := run(os.Args[1]); err != nil {
-		fmt.Fprintf(os.Stderr, "demo-k8s: %v\n", err)
-		os.Exit(1)
-	}
-}
+func main() { say.Main("demo-k8s", run) }
 
 func run(binDir string) error {
-	binDir, err := filepath.Abs(binDir)
-	if err != nil {
-		return err
-	}
 	work, err := os.MkdirTemp("", "artifactfs-k8s-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
 	root := filepath.Join(work, "run-artifactfs")
-	os.Setenv(shimglue.RootEnv, root) // the daemon passes it on to the shim
 	dDir := filepath.Join(work, "d")
 	if err := os.Mkdir(dDir, 0o711); err != nil {
 		return err
 	}
 
-	step("Start a private containerd v2.4.2 with CRI: handler \"artifactfs\" = io.containerd.artifactfs.v2, snapshotter blockfile, pod/container annotations com.urunc.unikernel.*")
+	say.Step("Start a private containerd v2.4.2 with CRI: handler \"artifactfs\" = io.containerd.artifactfs.v2, snapshotter blockfile, pod/container annotations com.urunc.unikernel.*")
 	allow := []string{artifact.AnnotationPrefix + "*"}
-	d, err := ctrtest.Start(context.Background(), ctrtest.Options{Dir: dDir, ExtraPath: []string{binDir}, CRI: &ctrtest.CRIOptions{
+	d, err := ctrtest.Start(context.Background(), ctrtest.Options{Dir: dDir, ExtraPath: []string{binDir}, Env: []string{shimglue.RootEnv + "=" + root}, CRI: &ctrtest.CRIOptions{
 		PauseImage: ctrtest.PauseImageName,
 		Handlers:   []ctrtest.CRIHandler{{Name: handler, PodAnnotations: allow, ContainerAnnotations: allow}},
 	}})
@@ -74,7 +60,7 @@ func run(binDir string) error {
 		return err
 	}
 	defer func() {
-		step("Stop containerd")
+		say.Step("Stop containerd")
 		if err := d.Stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "demo-k8s: stop containerd: %v\n", err)
 		}
@@ -89,13 +75,13 @@ func run(binDir string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
-	step("Build a pause image and a unikernel image (16 MiB kernel, initrd, urunc.json) and import them into k8s.io (blockfile)")
+	say.Step("Build a pause image and a unikernel image (16 MiB kernel, initrd, urunc.json) and import them into k8s.io (blockfile)")
 	kernel, err := importImages(namespaces.WithNamespace(ctx, ctrtest.CRINamespace), d, c, work)
 	if err != nil {
 		return err
 	}
 
-	step("Run the pod and its unikernel container through the CRI API, as the kubelet does")
+	say.Step("Run the pod and its unikernel container through the CRI API, as the kubelet does")
 	ann := map[string]string{artifact.AnnotationSnapshotView: "true", artifact.AnnotationMountRootfs: "true"}
 	fmt.Printf("# crictl runp --runtime %s pod.json   (host network; annotations %v)\n", handler, ann)
 	pod, err := c.RunPod(ctx, ctrtest.PodOptions{Name: "unikernel-demo", Handler: handler, Annotations: ann})
@@ -112,14 +98,14 @@ func run(binDir string) error {
 	}
 	fmt.Printf("container %s running after %s\n", id, time.Since(begin).Round(time.Millisecond))
 
-	step("One shim for the pod; the unikernel container has its artifacts, the pause container nothing")
+	say.Step("One shim for the pod; the unikernel container has its artifacts, the pause container nothing")
 	for _, sp := range ctrtest.ShimProcesses(shimName, d.Address) {
 		fmt.Printf("shim pid %d -id %.13s (the pod's sandbox id)\n", sp.Pid, sp.ID)
 	}
 	cli := filepath.Join(binDir, "artifactfs")
-	_ = show(cli, "status", "--root", root)
+	_ = say.Show(cli, "status", "--root", root)
 	perContainer := filepath.Join(root, ctrtest.CRINamespace, id)
-	_ = show("find", perContainer)
+	_ = say.Show("find", perContainer)
 	sum, err := sha256File(filepath.Join(perContainer, ctrtest.SampleKernelPath))
 	if err != nil {
 		return err
@@ -134,11 +120,11 @@ func run(binDir string) error {
 	}
 	fmt.Printf("%s: none for the pause container\n", filepath.Join(root, ctrtest.CRINamespace, pod.ID[:13]+"..."))
 
-	step("Remove the pod: crictl stopp + crictl rmp")
+	say.Step("Remove the pod: crictl stopp + crictl rmp")
 	if err := c.RemovePod(ctx, pod); err != nil {
 		return err
 	}
-	_ = show(cli, "status", "--root", root)
+	_ = say.Show(cli, "status", "--root", root)
 	var left []string
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		left = d.Leftovers(namespaces.WithNamespace(ctx, ctrtest.CRINamespace), root, nil)
@@ -199,14 +185,4 @@ func sha256File(p string) (string, error) {
 		return "", fmt.Errorf("read %s: %w", p, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func step(title string) { fmt.Printf("\n\033[1m== %s\033[0m\n", title) }
-
-// show prints a command line, then runs it with its output on ours.
-func show(name string, args ...string) error {
-	fmt.Printf("$ %s %s\n", filepath.Base(name), strings.Join(args, " "))
-	cmd := exec.Command(name, args...)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	return cmd.Run()
 }
