@@ -141,6 +141,14 @@ func TestShimKilled(t *testing.T) {
 			t.Fatal("the task of the killed shim is still there")
 		}
 	}
+	// The task is gone without a Delete, which would have closed its IO:
+	// close it here, or its fifo directory stays under /run/containerd.
+	if tio := st.task.IO(); tio != nil {
+		tio.Cancel()
+		if err := tio.Close(); err != nil {
+			t.Errorf("close the task's IO: %v", err)
+		}
+	}
 	st.task = nil
 	st.remove(t, ctx)
 	e.checkNoLeaks(t, "after the shim was killed and the container deleted")
