@@ -37,7 +37,7 @@ const shimRuntime = "io.containerd.artifactfs.v2"
 const shimArtifactsDir = "/artifacts"
 
 // Annotations that turn the view on, and one that fails steps on purpose
-// (read by the test build of the shim only).
+// (read by the fault-injection build of the shim only: shimOptions.faults).
 var (
 	shimGated = map[string]string{
 		artifact.AnnotationSnapshotView: "true",
@@ -46,12 +46,17 @@ var (
 	shimFailAt = "org.artifactfs.test.fail-at"
 )
 
-// shimBinary builds containerd-shim-artifactfs-v2 with the
-// artifactfs_faults tag (failure injection by annotation) once per run and
-// returns its directory (shimtest.ShimDir).
-func shimBinary(t testing.TB) string {
+// shimBinary builds containerd-shim-artifactfs-v2 once per run and returns
+// its directory: the shipped build (shimtest.ShimDir), or with faults the
+// build with the artifactfs_faults tag, which fails the steps shimFailAt
+// names (shimtest.FaultShimDir).
+func shimBinary(t testing.TB, faults bool) string {
 	t.Helper()
-	dir, err := shimtest.ShimDir("..")
+	build := shimtest.ShimDir
+	if faults {
+		build = shimtest.FaultShimDir
+	}
+	dir, err := build("..")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +90,7 @@ type shimOptions struct {
 	snapshotters []string
 	env          map[string]string // set in the daemon's (and so the shims') environment
 	hideFUSE     bool              // run the daemon in a mount namespace where /dev/fuse is /dev/null
+	faults       bool              // run the fault-injection build of the shim, not the shipped one
 }
 
 // newShimEnv starts a private containerd for one test and imports the
@@ -100,7 +106,7 @@ func newShimEnv(t testing.TB, o shimOptions) *shimEnv {
 	if len(o.snapshotters) == 0 {
 		o.snapshotters = []string{"blockfile"}
 	}
-	bin := shimBinary(t)
+	bin := shimBinary(t, o.faults)
 	shimEntryOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "shim-entry-")
 		if err != nil {

@@ -162,7 +162,7 @@ func TestShimKilled(t *testing.T) {
 // still starts (without a view: urunc would copy), or, for the inner
 // Create and in strict mode, Create fails; either way nothing is left.
 func TestShimFailures(t *testing.T) {
-	e := newShimEnv(t, shimOptions{})
+	e := newShimEnv(t, shimOptions{faults: true})
 	ctx := e.ctx(t)
 	tests := []struct {
 		fail       string

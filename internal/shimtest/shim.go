@@ -15,28 +15,45 @@ import (
 // io.containerd.artifactfs.v2.
 const ShimName = "containerd-shim-artifactfs-v2"
 
+// The two builds of the shim, each in a directory of its own under
+// ctrtest.CacheDir(), since containerd finds a shim by its name on PATH.
 var (
-	shimOnce sync.Once
-	shimDir  string
-	shimErr  error
+	shipped = shimBuild{dir: "shim"}
+	faulty  = shimBuild{dir: "shim-faults", tags: "artifactfs_faults"}
 )
 
-// ShimDir builds the shim with the artifactfs_faults tag (failure injection
-// by annotation) into ctrtest.CacheDir()/shim-test, once per process, and
-// returns that directory, to be put on the daemon's PATH. repo is the
-// repository's root directory. Test packages running at the same time
-// share the directory: the build goes to a temporary file under a lock and
-// is renamed into place, so a shim that is running keeps its binary.
-func ShimDir(repo string) (string, error) {
-	shimOnce.Do(func() {
-		shimDir = filepath.Join(ctrtest.CacheDir(), "shim-test")
-		shimErr = buildShim(repo, shimDir)
-	})
-	return shimDir, shimErr
+// shimBuild is one build of the shim, made once per process.
+type shimBuild struct {
+	dir, tags string
+	once      sync.Once
+	path      string
+	err       error
 }
 
-func buildShim(repo, dir string) error {
-	return build(repo, dir, ShimName, "./cmd/"+ShimName, "-tags", "artifactfs_faults")
+// ShimDir builds the shim as it ships (no build tags: it reads no fault
+// injection) into ctrtest.CacheDir()/shim, once per process, and returns
+// that directory, to be put on the daemon's PATH. repo is the repository's
+// root directory. Test packages running at the same time share the
+// directory: the build goes to a temporary file under a lock and is
+// renamed into place, so a shim that is running keeps its binary.
+func ShimDir(repo string) (string, error) { return shipped.get(repo) }
+
+// FaultShimDir is ShimDir for the build with the artifactfs_faults tag,
+// which fails the steps named by shimglue's FailAtAnnotation and
+// FailAtEnv, into ctrtest.CacheDir()/shim-faults. Only tests that inject
+// failures use it; every other test runs the shipped build.
+func FaultShimDir(repo string) (string, error) { return faulty.get(repo) }
+
+func (b *shimBuild) get(repo string) (string, error) {
+	b.once.Do(func() {
+		b.path = filepath.Join(ctrtest.CacheDir(), b.dir)
+		var flags []string
+		if b.tags != "" {
+			flags = []string{"-tags", b.tags}
+		}
+		b.err = build(repo, b.path, ShimName, "./cmd/"+ShimName, flags...)
+	})
+	return b.path, b.err
 }
 
 // build runs go build of pkg (a path in repo, with flags) into dir/name:

@@ -1,0 +1,70 @@
+package tests
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/artifactfs/artifactfs/internal/shimtest"
+	"github.com/artifactfs/artifactfs/shimglue"
+)
+
+// shimEveryStep names every step a fault-injection build can fail.
+var shimEveryStep = []shimglue.Step{
+	shimglue.StepPending, shimglue.StepPrepare, shimglue.StepMountView, shimglue.StepOpen,
+	shimglue.StepResolve, shimglue.StepFUSE, shimglue.StepBind, shimglue.StepCopy,
+	shimglue.StepState, shimglue.StepCreate,
+}
+
+// TestShimShippedIgnoresFaults runs the shipped shim (no build tags) with
+// the fault annotation naming every step, and the fault variable set in
+// the daemon's environment: nothing fails, the container gets its view
+// over FUSE as with no annotation. TestShimFailures shows the
+// fault-injection build failing each of these steps.
+func TestShimShippedIgnoresFaults(t *testing.T) {
+	var steps []string
+	for _, s := range shimEveryStep {
+		steps = append(steps, string(s))
+	}
+	all := strings.Join(steps, ",")
+	e := newShimEnv(t, shimOptions{env: map[string]string{"ARTIFACTFS_FAIL_AT": all}})
+	ctx := e.ctx(t)
+	ann := map[string]string{shimFailAt: all}
+	for k, v := range shimGated {
+		ann[k] = v
+	}
+	st, err := e.create(t, ctx, ctrSpec{id: "shipped", annotations: ann, bind: true})
+	if err != nil {
+		t.Fatalf("the shipped shim read the fault annotation: %v", err)
+	}
+	state, err := shimglue.LoadState(e.bundle("shipped"))
+	if err != nil || state == nil || !state.Ready() || state.Mode != shimglue.ModeFUSE {
+		t.Fatalf("bundle state = %+v, %v; want a ready %s view", state, err, shimglue.ModeFUSE)
+	}
+	if code := st.run(t, ctx); code != 0 || st.stdout.String() != e.wantSums() {
+		t.Fatalf("exit %d, saw:\n%s%s", code, st.stdout, st.stderr)
+	}
+	st.remove(t, ctx)
+	e.checkNoLeaks(t, "after delete")
+}
+
+// TestShimShippedHasNoFaults: the fault annotation and variable names are
+// compiled into the fault-injection build only.
+func TestShimShippedHasNoFaults(t *testing.T) {
+	for _, tt := range []struct {
+		faults bool
+		want   bool
+	}{{false, false}, {true, true}} {
+		bin, err := os.ReadFile(filepath.Join(shimBinary(t, tt.faults), shimtest.ShimName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{shimFailAt, "ARTIFACTFS_FAIL_AT"} {
+			if got := bytes.Contains(bin, []byte(name)); got != tt.want {
+				t.Errorf("build with faults=%t holds %q: %t; want %t", tt.faults, name, got, tt.want)
+			}
+		}
+	}
+}
