@@ -6,10 +6,24 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/artifactfs/artifactfs/internal/artifact"
+	"github.com/artifactfs/artifactfs/internal/imagepath"
 	"github.com/artifactfs/artifactfs/internal/source"
 )
+
+// ErrSymlink is wrapped by the error Extract returns when a directory on
+// the way to an artifact inside DIR is a symlink: DIR may belong to another
+// user, who must not redirect root's writes elsewhere.
+var ErrSymlink = errors.New("is a symlink (refused: extract never follows a symlink inside DIR)")
+
+// beneath confines every lookup to the directory descriptor it starts from
+// and refuses every symlink on the way.
+const beneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
 
 // Progress is called after each artifact is written.
 type Progress func(a artifact.Artifact, dst string)
@@ -18,15 +32,23 @@ type Progress func(a artifact.Artifact, dst string)
 // in-image path. Files get the image's permission bits without write and
 // set-id bits. An existing file is replaced only when overwrite is true.
 // On error, files already written stay; the one being written is removed.
+//
+// dir itself is opened as given; below it nothing is followed: every
+// directory is created and opened relative to its parent's descriptor
+// without following symlinks (a symlink on the way is an error wrapping
+// ErrSymlink), and the temp file, its fsync, the rename and the directory
+// fsync all act on descriptors, so a symlink planted or swapped in by
+// whoever owns dir cannot make the writes land outside it. A symlink at an
+// artifact's own name is replaced, never written through.
 func Extract(src source.Source, set artifact.Set, dir string, overwrite bool, progress Progress) error {
+	root, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("extract: open %s: %w", dir, &os.PathError{Op: "open", Path: dir, Err: err})
+	}
+	defer unix.Close(root)
 	for _, a := range set.Artifacts {
 		dst := filepath.Join(dir, filepath.FromSlash(a.Path))
-		if !overwrite {
-			if _, err := os.Lstat(dst); err == nil {
-				return fmt.Errorf("extract %s: %s exists (use --force to replace it)", a.Kind, dst)
-			}
-		}
-		if err := copyFile(src, a, dst); err != nil {
+		if err := extractOne(src, a, root, dir, overwrite); err != nil {
 			return fmt.Errorf("extract %s %s: %w", a.Kind, a.Path, err)
 		}
 		if progress != nil {
@@ -36,23 +58,94 @@ func Extract(src source.Source, set artifact.Set, dir string, overwrite bool, pr
 	return nil
 }
 
-func copyFile(src source.Source, a artifact.Artifact, dst string) (err error) {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+// extractOne writes one artifact beneath the directory descriptor root.
+func extractOne(src source.Source, a artifact.Artifact, root int, dir string, overwrite bool) error {
+	clean, err := imagepath.Clean(a.Path)
+	if err != nil {
 		return err
 	}
+	names := imagepath.Split(clean)
+	parent, err := mkdirBeneath(root, dir, names[:len(names)-1])
+	if err != nil {
+		return err
+	}
+	defer unix.Close(parent)
+	base := names[len(names)-1]
+	if !overwrite {
+		var st unix.Stat_t
+		if err := unix.Fstatat(parent, base, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
+			return fmt.Errorf("%s exists (use --force to replace it)", filepath.Join(dir, filepath.FromSlash(clean)))
+		}
+	}
+	return copyFile(src, a, parent, base)
+}
+
+// mkdirBeneath creates (mode 0755) and opens the directories names below
+// root, one component at a time, never following a symlink, and returns a
+// descriptor of the last one (of root itself for none).
+func mkdirBeneath(root int, dir string, names []string) (int, error) {
+	fd, err := unix.Dup(root)
+	if err != nil {
+		return -1, err
+	}
+	where := dir
+	for _, name := range names {
+		where = filepath.Join(where, name)
+		if err := unix.Mkdirat(fd, name, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+			unix.Close(fd)
+			return -1, fmt.Errorf("mkdir %s: %w", where, err)
+		}
+		next, err := openat2(fd, name, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_NOFOLLOW)
+		if errors.Is(err, unix.ENOTDIR) && isSymlinkAt(fd, name) {
+			err = unix.ELOOP
+		}
+		unix.Close(fd)
+		switch {
+		case errors.Is(err, unix.ELOOP), errors.Is(err, unix.EXDEV):
+			return -1, fmt.Errorf("%s %w", where, ErrSymlink)
+		case err != nil:
+			return -1, fmt.Errorf("open %s: %w", where, err)
+		}
+		fd = next
+	}
+	return fd, nil
+}
+
+// isSymlinkAt reports whether name in the directory dirfd is a symlink.
+func isSymlinkAt(dirfd int, name string) bool {
+	var st unix.Stat_t
+	return unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK
+}
+
+// openat2 opens name beneath dirfd with symlinks refused, retrying when a
+// concurrent rename makes the kernel ask for it.
+func openat2(dirfd int, name string, flags int) (int, error) {
+	how := unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: beneath}
+	for {
+		fd, err := unix.Openat2(dirfd, name, &how)
+		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
+			continue
+		}
+		return fd, err
+	}
+}
+
+// copyFile writes the artifact to a new temp file in the directory parent,
+// fsyncs it, renames it over base and fsyncs the directory.
+func copyFile(src source.Source, a artifact.Artifact, parent int, base string) (err error) {
 	in, err := src.Open(a.Path)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
+	tmpName, tmp, err := createTemp(parent, base)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
 			tmp.Close()
-			os.Remove(tmp.Name())
+			_ = unix.Unlinkat(parent, tmpName, 0)
 		}
 	}()
 	// Copy exactly the size that was checked against the cap, no more.
@@ -66,19 +159,40 @@ func copyFile(src source.Source, a artifact.Artifact, dst string) (err error) {
 	if err := tmp.Chmod(a.Info.Mode.Perm() &^ 0o222); err != nil {
 		return err
 	}
+	mtime := unix.NsecToTimespec(a.Info.ModTime.UnixNano())
+	if err := unix.UtimesNanoAt(int(tmp.Fd()), "", []unix.Timespec{mtime, mtime}, unix.AT_EMPTY_PATH); err != nil {
+		return fmt.Errorf("set mtime: %w", err)
+	}
 	if err := tmp.Sync(); err != nil {
 		return err
 	}
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Chtimes(tmp.Name(), a.Info.ModTime, a.Info.ModTime); err != nil {
-		return err
+	if err := unix.Renameat(parent, tmpName, parent, base); err != nil {
+		return fmt.Errorf("rename %s to %s: %w", tmpName, base, err)
 	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return err
+	if err := unix.Fsync(parent); err != nil && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("sync directory: %w", err)
 	}
-	return SyncDir(filepath.Dir(dst))
+	return nil
+}
+
+// createTemp creates a new file named after base in the directory parent,
+// exclusively and without following a symlink.
+func createTemp(parent int, base string) (string, *os.File, error) {
+	prefix := "." + strings.TrimPrefix(base, ".") + ".tmp-"
+	for try := 0; ; try++ {
+		name := fmt.Sprintf("%s%d-%d", prefix, os.Getpid(), time.Now().UnixNano()+int64(try))
+		fd, err := openat2(parent, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW)
+		if errors.Is(err, unix.EEXIST) && try < 100 {
+			continue
+		}
+		if err != nil {
+			return "", nil, fmt.Errorf("create temp file for %s: %w", base, err)
+		}
+		return name, os.NewFile(uintptr(fd), name), nil
+	}
 }
 
 // SyncDir fsyncs a directory, so that a rename or removal in it is durable.

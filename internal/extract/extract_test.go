@@ -58,3 +58,70 @@ func TestExtract(t *testing.T) {
 		t.Fatalf("temp files left: %v", leftovers)
 	}
 }
+
+// extractSource returns a directory source with a kernel at /.boot/kernel
+// and its resolved artifact set.
+func extractSource(t *testing.T) (*source.Dir, artifact.Set) {
+	t.Helper()
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, ".boot"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, ".boot/kernel"), []byte("kernel"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := source.OpenDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	set, err := artifact.Resolve(src, artifact.Request{Kernel: "/.boot/kernel"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src, set
+}
+
+// TestExtractRefusesSymlinkInDir plants symlinks in DIR, as a user who
+// owns DIR could, and checks that nothing is written through them.
+func TestExtractRefusesSymlinkInDir(t *testing.T) {
+	src, set := extractSource(t)
+	t.Run("directory", func(t *testing.T) {
+		out, victim := t.TempDir(), t.TempDir()
+		if err := os.Symlink(victim, filepath.Join(out, ".boot")); err != nil {
+			t.Fatal(err)
+		}
+		err := Extract(src, set, out, true, nil)
+		if err == nil || !strings.Contains(err.Error(), "symlink") {
+			t.Fatalf("extract through a symlinked directory = %v; want a symlink error", err)
+		}
+		if entries, _ := os.ReadDir(victim); len(entries) != 0 {
+			t.Fatalf("extract wrote %d entries into the symlink's target", len(entries))
+		}
+	})
+	t.Run("file", func(t *testing.T) {
+		out, victim := t.TempDir(), t.TempDir()
+		target := filepath.Join(victim, "kept")
+		if err := os.WriteFile(target, []byte("victim"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(filepath.Join(out, ".boot"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, filepath.Join(out, ".boot/kernel")); err != nil {
+			t.Fatal(err)
+		}
+		if err := Extract(src, set, out, false, nil); err == nil {
+			t.Fatal("extract over an existing symlink without overwrite succeeded")
+		}
+		if err := Extract(src, set, out, true, nil); err != nil {
+			t.Fatalf("extract with overwrite replacing a symlink: %v", err)
+		}
+		if got, _ := os.ReadFile(target); string(got) != "victim" {
+			t.Fatalf("the symlink's target now holds %q", got)
+		}
+		if fi, err := os.Lstat(filepath.Join(out, ".boot/kernel")); err != nil || !fi.Mode().IsRegular() {
+			t.Fatalf("extracted kernel: %v, %v; want a regular file replacing the link", fi, err)
+		}
+	})
+}
