@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
@@ -50,6 +49,9 @@ type Options struct {
 	// state), as on hosts where it lives under /run; the root stays on
 	// Dir's filesystem. Stop unmounts it. Default false.
 	StateOnTmpfs bool
+	// StateTmpfsMiB is the size of that tmpfs in MiB, small enough for a
+	// test to fill it (ENOSPC). Default 0: tmpfs's default, half of RAM.
+	StateTmpfsMiB int
 	// CRI, when not nil, turns containerd's CRI plugin on (see CRIOptions);
 	// the client's namespace stays Namespace, CRI's is CRINamespace.
 	// Default nil: CRI off.
@@ -71,6 +73,8 @@ type Daemon struct {
 
 	client   *client.Client
 	cmd      *exec.Cmd
+	env      []string // the daemon's environment, kept for Restart
+	logLevel string
 	exited   chan struct{}
 	waitErr  error
 	ownsDir  bool
@@ -109,7 +113,7 @@ func Start(ctx context.Context, opts Options) (_ *Daemon, err error) {
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 30 * time.Second
 	}
-	d := &Daemon{Dir: opts.Dir, Namespace: opts.Namespace, BinDir: opts.BinDir, exited: make(chan struct{})}
+	d := &Daemon{Dir: opts.Dir, Namespace: opts.Namespace, BinDir: opts.BinDir, exited: make(chan struct{}), logLevel: opts.LogLevel}
 	if d.Dir == "" {
 		if d.Dir, err = os.MkdirTemp("", "ctrd-"); err != nil {
 			return nil, fmt.Errorf("start containerd: %w", err)
@@ -134,7 +138,11 @@ func Start(ctx context.Context, opts Options) (_ *Daemon, err error) {
 		if err := os.MkdirAll(d.State, 0o711); err != nil {
 			return nil, fmt.Errorf("start containerd: %w", err)
 		}
-		if err := unix.Mount("tmpfs", d.State, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0711"); err != nil {
+		data := "mode=0711"
+		if opts.StateTmpfsMiB > 0 {
+			data += fmt.Sprintf(",size=%dm", opts.StateTmpfsMiB)
+		}
+		if err := unix.Mount("tmpfs", d.State, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, data); err != nil {
 			return nil, fmt.Errorf("start containerd: tmpfs on %s: %w", d.State, err)
 		}
 		d.tmpfs = true
@@ -156,27 +164,11 @@ func Start(ctx context.Context, opts Options) (_ *Daemon, err error) {
 	if err := os.WriteFile(d.ConfigPath, []byte(cfg), 0o644); err != nil {
 		return nil, fmt.Errorf("start containerd: %w", err)
 	}
-	logf, err := os.Create(d.LogPath)
-	if err != nil {
-		return nil, fmt.Errorf("start containerd: %w", err)
-	}
-	defer logf.Close()
-
 	path := strings.Join(append(append(append([]string{}, opts.ExtraPath...), opts.BinDir), os.Getenv("PATH")), ":")
-	cmd := exec.Command(filepath.Join(opts.BinDir, "containerd"), "--config", d.ConfigPath, "--log-level", opts.LogLevel)
-	cmd.Env = append(append(os.Environ(), opts.Env...), "PATH="+path)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Own process group (a ^C to the test does not hit it first); killed if
-	// the test binary dies without calling Stop.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start containerd: %w", err)
+	d.env = append(append(os.Environ(), opts.Env...), "PATH="+path)
+	if err := d.launch(); err != nil {
+		return nil, err
 	}
-	d.cmd = cmd
-	go func() {
-		d.waitErr = cmd.Wait()
-		close(d.exited)
-	}()
 	if err := d.waitReady(ctx, opts.ReadyTimeout); err != nil {
 		return nil, err
 	}
