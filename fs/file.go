@@ -77,13 +77,17 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 		return nil, 0, syscall.EIO
 	}
 	const openFlags = fuse.FOPEN_KEEP_CACHE | fuse.FOPEN_NOFLUSH
-	if passthrough && of.fd >= 0 {
+	// Checked again at each open: a read-only mount can be remounted
+	// read-write, and then the file could grow past the recorded size.
+	if passthrough && of.fd >= 0 && isImmutable(of.fd) {
 		return &passthroughHandle{fd: of.fd}, openFlags, 0
 	}
 	return nil, openFlags, 0
 }
 
-// Read answers a read of len(dest) bytes at off: where it can, with the
+// Read answers a read of len(dest) bytes at off, never past the size
+// recorded when the tree was built (a source file that grew since is cut
+// there, and Getattr keeps reporting that size): where it can, with the
 // bytes spliced from the page cache of the host file holding them (see
 // spliceRead), otherwise by filling dest from the source file. A source
 // error is logged and reported as EIO.

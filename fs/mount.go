@@ -25,9 +25,12 @@ const FSType = "fuse.artifactfs"
 // Options configures a mount. Each field's comment states its default.
 type Options struct {
 	// Passthrough lets the kernel read the source files directly when the
-	// source offers host file descriptors (a directory source); Mount
-	// checks that the kernel accepts them and falls back to serving reads
-	// itself otherwise, reported by Mounted.Mode. Default false.
+	// source offers host file descriptors (a directory source) of files
+	// that cannot change (on a read-only mount, or immutable: the kernel
+	// would read a growing file past the recorded size); Mount checks that
+	// the kernel accepts them and falls back to serving reads itself,
+	// clamped to the recorded sizes, otherwise, reported by Mounted.Mode
+	// and PassthroughErr. Default false.
 	Passthrough bool
 	// AllowOther lets users other than the mounting one access the mount.
 	// Default false.
@@ -38,6 +41,11 @@ type Options struct {
 	// FSName is the mount's source column in /proc/mounts. Default
 	// "artifactfs".
 	FSName string
+	// Timeout bounds each look at the mountpoint before mounting (lstat,
+	// statfs): a FUSE mount already there whose server hangs makes Mount
+	// fail with an error wrapping ErrHung instead of blocking. Default
+	// DefaultTimeout.
+	Timeout time.Duration
 }
 
 // Tuning of every mount.
@@ -81,7 +89,8 @@ type Mounted struct {
 // Mount mounts root at mountpoint, read-only, nosuid and nodev, and returns
 // once the mount serves requests. A stale mount left at mountpoint by a
 // server that is gone is detached first; a live FUSE mount there is an
-// error. Mount uses mount(2) directly and falls back to fusermount3 when
+// error, and so is one whose server does not answer within opts.Timeout
+// (ErrHung) and a mountpoint that is a symlink (ErrSymlinkMountpoint). Mount uses mount(2) directly and falls back to fusermount3 when
 // that is not permitted. A Root is mounted at most once. Mount sends no
 // request to the mount itself (see Root.pollHack).
 func Mount(ctx context.Context, mountpoint string, root *Root, opts Options) (*Mounted, error) {
@@ -96,12 +105,15 @@ func Mount(ctx context.Context, mountpoint string, root *Root, opts Options) (*M
 	if root.mounted.Load() {
 		return nil, fmt.Errorf("mount %s: the tree was mounted before", mp)
 	}
-	if cleaned, err := cleanStale(mp); err != nil {
+	if err := checkNotSymlink(mp, opts.Timeout); err != nil {
+		return nil, err
+	}
+	if cleaned, err := cleanStale(mp, opts.Timeout); err != nil {
 		return nil, err
 	} else if cleaned {
 		log.Warn().Msg("detached a stale FUSE mount whose server was gone")
 	}
-	if err := checkNotMounted(mp); err != nil {
+	if err := checkNotMounted(mp, opts.Timeout); err != nil {
 		return nil, err
 	}
 	// go-fuse attaches the tree to one server for good.
@@ -135,7 +147,7 @@ func Mount(ctx context.Context, mountpoint string, root *Root, opts Options) (*M
 		}
 	}
 	ev := log.Info()
-	if m.ptErr != nil && !errors.Is(m.ptErr, ErrNoHostFd) {
+	if m.ptErr != nil && !errors.Is(m.ptErr, ErrNoHostFd) && !errors.Is(m.ptErr, ErrMutable) {
 		ev = log.Warn()
 	}
 	ev.Str("mode", m.mode).AnErr("passthrough_error", m.ptErr).Str("via", how).
@@ -185,11 +197,11 @@ func newServer(mp string, root *Root, opts Options, log zerolog.Logger) (*fuse.S
 }
 
 // checkNotMounted refuses a mountpoint where a live FUSE filesystem is
-// already mounted: mounting on top would hide it. Only statfs and stat are
-// needed in the common case, not the mount table.
-func checkNotMounted(mp string) error {
-	var sfs unix.Statfs_t
-	if err := unix.Statfs(mp, &sfs); err != nil {
+// already mounted: mounting on top would hide it. Only statfs (bounded by
+// timeout) is needed in the common case, not the mount table.
+func checkNotMounted(mp string, timeout time.Duration) error {
+	sfs, err := statfsWithin(mp, timeout)
+	if err != nil {
 		return fmt.Errorf("mountpoint %s: %w", mp, err)
 	}
 	if sfs.Type != unix.FUSE_SUPER_MAGIC {

@@ -6,6 +6,7 @@ import (
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 )
 
 // Serving modes a mount reports.
@@ -21,6 +22,30 @@ const (
 // have no host file descriptor (an image read by blockreader), so
 // passthrough cannot apply.
 var ErrNoHostFd = errors.New("source files have no host file descriptor")
+
+// ErrMutable is returned by Mounted.PassthroughErr when a source file could
+// still change: it lies on a writable mount and is not marked immutable.
+// Passthrough would let the kernel read it past the size recorded (and
+// checked against the cap) when the tree was built, so this process
+// serves it instead, clamping every read to that size.
+var ErrMutable = errors.New("source file is on a writable mount and not immutable")
+
+// isImmutable is immutable, replaced by tests that need passthrough
+// handles without a read-only mount.
+var isImmutable = immutable
+
+// immutable reports whether the file open at fd cannot change while it is
+// served: it lies on a read-only mount or superblock (ST_RDONLY), or has
+// the immutable attribute (chattr +i, STATX_ATTR_IMMUTABLE).
+func immutable(fd int) bool {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err == nil && st.Flags&unix.ST_RDONLY != 0 {
+		return true
+	}
+	var stx unix.Statx_t
+	err := unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_STATX_DONT_SYNC, 0, &stx)
+	return err == nil && stx.Attributes_mask&stx.Attributes&unix.STATX_ATTR_IMMUTABLE != 0
+}
 
 // probePassthrough checks that the kernel accepts every artifact as a
 // passthrough backing file, by registering and unregistering each one. It
@@ -43,6 +68,9 @@ func (n *fileNode) probe(server *fuse.Server) error {
 	}
 	if of.fd < 0 {
 		return fmt.Errorf("%s: %w", n.root.src, ErrNoHostFd)
+	}
+	if !isImmutable(of.fd) {
+		return fmt.Errorf("%s in %s: %w", n.path, n.root.src, ErrMutable)
 	}
 	id, errno := server.RegisterBackingFd(&fuse.BackingMap{Fd: int32(of.fd)})
 	if errno != 0 {

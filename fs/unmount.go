@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -37,14 +38,15 @@ func CleanStale(mountpoint string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return cleanStale(mp)
+	return cleanStale(mp, DefaultTimeout)
 }
 
-// cleanStale is CleanStale for a canonical mountpoint.
-func cleanStale(mp string) (bool, error) {
+// cleanStale is CleanStale for a canonical mountpoint, each statfs bounded
+// by timeout.
+func cleanStale(mp string, timeout time.Duration) (bool, error) {
 	cleaned := false
 	for i := 0; i < maxStacked; i++ {
-		stale, err := isStale(mp)
+		stale, err := isStale(mp, timeout)
 		if err != nil || !stale {
 			return cleaned, err
 		}
@@ -66,26 +68,36 @@ func cleanStale(mp string) (bool, error) {
 // isStale reports whether path is the root of a FUSE mount whose server is
 // gone. It asks statfs, which FUSE always sends to the server: a stat can
 // be answered from the kernel's attribute cache long after the server
-// died. A missing path is not stale.
-func isStale(path string) (bool, error) {
-	var st unix.Statfs_t
-	err := unix.Statfs(path, &st)
+// died. A missing path is not stale. A server that does not answer within
+// timeout is an error wrapping ErrHung.
+func isStale(path string, timeout time.Duration) (bool, error) {
+	_, err := statfsWithin(path, timeout)
 	switch {
 	case err == nil, errors.Is(err, unix.ENOENT):
 		return false, nil
 	case errors.Is(err, unix.ENOTCONN), errors.Is(err, unix.ECONNABORTED):
 		return true, nil
+	case errors.Is(err, ErrHung):
+		return false, fmt.Errorf("%w; `artifactfs umount %s` detaches it", err, path)
 	default:
 		return false, fmt.Errorf("statfs %s: %w", path, err)
 	}
 }
 
-// Unmount unmounts the artifactfs mount at mountpoint, served by this or
-// another process. A stale mount (server gone) is detached. When a file on
-// the mount is open, it fails with an error wrapping syscall.EBUSY, unless
-// lazy is set: then the mount is detached (MNT_DETACH) and its server exits
-// once the last file is closed.
+// Unmount is UnmountWithin with DefaultTimeout.
 func Unmount(mountpoint string, lazy bool) error {
+	return UnmountWithin(mountpoint, lazy, DefaultTimeout)
+}
+
+// UnmountWithin unmounts the artifactfs mount at mountpoint, served by this
+// or another process. A stale mount (server gone) is detached. A mount
+// whose server does not answer a statfs within timeout (stopped, hung) has
+// its connection aborted through fusectl, where that is mounted, and is
+// detached. When a file on the mount is open, it fails with an error
+// wrapping syscall.EBUSY, unless lazy is set: then the mount is detached
+// (MNT_DETACH) and its server exits once the last file is closed. A
+// mountpoint that is a symlink is refused (ErrSymlinkMountpoint).
+func UnmountWithin(mountpoint string, lazy bool, timeout time.Duration) error {
 	mp, err := mountinfo.Canonical(mountpoint)
 	if err != nil {
 		return err
@@ -95,12 +107,21 @@ func Unmount(mountpoint string, lazy bool) error {
 		return err
 	}
 	if !ok {
+		// Only now: a mount point is never a symlink, and its lstat
+		// could hang.
+		if err := checkNotSymlink(mp, timeout); err != nil {
+			return err
+		}
 		return fmt.Errorf("unmount %s: %w", mp, ErrNotMounted)
 	}
 	if e.FSType != FSType {
 		return fmt.Errorf("unmount %s: %w (it is %s from %s)", mp, ErrNotArtifactfs, e.FSType, e.Source)
 	}
-	if stale, err := isStale(mp); err == nil && stale {
+	stale, err := isStale(mp, timeout)
+	if errors.Is(err, ErrHung) {
+		return detachHung(mp)
+	}
+	if err == nil && stale {
 		if err := unmountPath(mp, true); err != nil {
 			return fmt.Errorf("detach stale mount %s: %w", mp, err)
 		}
@@ -116,6 +137,17 @@ func Unmount(mountpoint string, lazy bool) error {
 	}
 	if err != nil {
 		return fmt.Errorf("unmount %s: %w", mp, err)
+	}
+	return nil
+}
+
+// detachHung frees mp from a mount whose server does not answer: it aborts
+// the connection (best effort: fusectl may not be mounted), which wakes
+// every process waiting on the server, and detaches the mount.
+func detachHung(mp string) error {
+	abortErr := abortConnection(mp)
+	if err := unmountPath(mp, true); err != nil {
+		return fmt.Errorf("detach hung mount %s: %w (abort: %v)", mp, err, abortErr)
 	}
 	return nil
 }

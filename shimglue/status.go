@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -35,6 +36,9 @@ type Entry struct {
 	Mode Mode `json:"mode"`
 	// Healthy is true when every artifact can be stat'ed through the path.
 	Healthy bool `json:"healthy"`
+	// Hung is true when the path's FUSE server did not answer within the
+	// timeout (stopped, deadlocked): every access there would block.
+	Hung bool `json:"hung,omitempty"`
 	// Problem says why the path is not healthy, e.g. "stale FUSE mount".
 	Problem string `json:"problem,omitempty"`
 	// Artifacts lists the files served, relative to Path, with sizes.
@@ -47,10 +51,15 @@ const ModeNone Mode = "none"
 // maxStatusFiles bounds how many files status lists under one path.
 const maxStatusFiles = 16
 
-// Status describes every per-container path under root
+// Status is StatusWithin with afs.DefaultTimeout.
+func Status(root string) ([]Entry, error) { return StatusWithin(root, afs.DefaultTimeout) }
+
+// StatusWithin describes every per-container path under root
 // (<root>/<namespace>/<container-id>), sorted by namespace and id. A root
-// that does not exist has none.
-func Status(root string) ([]Entry, error) {
+// that does not exist has none. Each look into a per-container path is
+// bounded by timeout: a FUSE mount whose server does not answer is
+// reported Hung instead of blocking the caller.
+func StatusWithin(root string, timeout time.Duration) ([]Entry, error) {
 	root, err := mountinfo.Canonical(root)
 	if err != nil {
 		return nil, err
@@ -77,7 +86,7 @@ func Status(root string) ([]Entry, error) {
 		}
 		for _, id := range ids {
 			if id.IsDir() || id.Type()&fs.ModeType == 0 {
-				entries = append(entries, describe(filepath.Join(root, ns.Name(), id.Name()), ns.Name(), id.Name(), mounts))
+				entries = append(entries, describe(filepath.Join(root, ns.Name(), id.Name()), ns.Name(), id.Name(), mounts, timeout))
 			}
 		}
 	}
@@ -90,8 +99,8 @@ func Status(root string) ([]Entry, error) {
 	return entries, nil
 }
 
-// describe inspects one per-container path.
-func describe(path, ns, id string, mounts []mountinfo.Entry) Entry {
+// describe inspects one per-container path, each look bounded by timeout.
+func describe(path, ns, id string, mounts []mountinfo.Entry, timeout time.Duration) Entry {
 	e := Entry{Namespace: ns, ContainerID: id, Path: path, Mode: ModeNone}
 	var top *mountinfo.Entry
 	binds := 0
@@ -109,16 +118,28 @@ func describe(path, ns, id string, mounts []mountinfo.Entry) Entry {
 		if strings.HasPrefix(top.Source, fsNamePrefix) {
 			e.Mode = Mode(strings.TrimPrefix(top.Source, fsNamePrefix))
 		}
-		var st unix.Statfs_t
-		if err := unix.Statfs(path, &st); errors.Is(err, unix.ENOTCONN) {
+		switch err := afs.Probe(path, timeout); {
+		case errors.Is(err, unix.ENOTCONN), errors.Is(err, unix.ECONNABORTED):
 			e.Problem = "stale FUSE mount: its server is gone (artifactfs gc or umount clears it)"
+			return e
+		case errors.Is(err, afs.ErrHung):
+			e.Hung = true
+			e.Problem = "its FUSE server does not answer: stopped or hung (artifactfs umount detaches it)"
 			return e
 		}
 	case binds > 0:
 		e.Mode = ModeBind
 	}
-	files, err := listFiles(path)
+	var files []ArtifactState
+	err := afs.Within(timeout, "list "+path, func() error {
+		var err error
+		files, err = listFiles(path)
+		return err
+	})
 	switch {
+	case errors.Is(err, afs.ErrHung):
+		e.Hung = true
+		e.Problem = err.Error()
 	case err != nil:
 		e.Problem = err.Error()
 	case len(files) == 0:

@@ -3,9 +3,11 @@ package main
 import (
 	"errors"
 	iofs "io/fs"
+	"syscall"
 
 	"github.com/artifactfs/artifactfs/blockreader"
 	"github.com/artifactfs/artifactfs/internal/artifact"
+	"github.com/artifactfs/artifactfs/internal/extract"
 	"github.com/artifactfs/artifactfs/internal/imagepath"
 	"github.com/artifactfs/artifactfs/internal/source"
 )
@@ -66,9 +68,11 @@ func exitCode(err error) int {
 		errors.Is(err, artifact.ErrBadConfig):
 		return exitImage
 	case errors.Is(err, imagepath.ErrInvalid), errors.Is(err, source.ErrNotRegular),
-		errors.Is(err, artifact.ErrTooLarge), errors.Is(err, errNotArtifact):
+		errors.Is(err, artifact.ErrTooLarge), errors.Is(err, errNotArtifact),
+		errors.Is(err, extract.ErrSymlink):
 		return exitRefused
-	case errors.Is(err, iofs.ErrNotExist), errors.Is(err, artifact.ErrNoKernel):
+	case errors.Is(err, iofs.ErrNotExist), errors.Is(err, artifact.ErrNoKernel),
+		errors.Is(err, syscall.ENOTDIR): // a path through a file does not exist either
 		return exitNotFound
 	}
 	return exitFailure

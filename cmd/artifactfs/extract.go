@@ -23,7 +23,7 @@ func newExtractCommand() *cobra.Command {
 			defer src.Close()
 			log := zerolog.Ctx(cmd.Context())
 			return extract.Extract(src, set, args[0], force, func(a artifact.Artifact, dst string) {
-				log.Info().Str("kind", string(a.Kind)).Str("path", a.Path).Int64("size", a.Info.Size).Str("to", dst).Msg("extracted")
+				log.Info().Str("kind", string(a.Kind)).Str("path", escape(a.Path)).Int64("size", a.Info.Size).Str("to", escape(dst)).Msg("extracted")
 			})
 		},
 	}

@@ -72,7 +72,7 @@ func newLsCommand() *cobra.Command {
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "KIND\tPATH\tSIZE\tMODE\tRESOLVED")
 			for _, a := range set.Artifacts {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", a.Kind, a.Path, a.Info.Size, a.Info.Mode, a.Info.Path)
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", a.Kind, escape(a.Path), a.Info.Size, a.Info.Mode, escape(a.Info.Path))
 			}
 			return tw.Flush()
 		},
@@ -164,18 +164,18 @@ func newStatCommand() *cobra.Command {
 					"source": src.String(), "origin": set.Origin, "config": set.Config, "artifacts": list,
 				})
 			}
-			fmt.Fprintf(out, "source: %s\nconfiguration: %s\n", src, set.Origin)
+			fmt.Fprintf(out, "source: %s\nconfiguration: %s\n", escape(src.String()), escape(set.Origin))
 			keys := make([]string, 0, len(set.Config))
 			for k := range set.Config {
 				keys = append(keys, k)
 			}
 			sort.Strings(keys)
 			for _, k := range keys {
-				fmt.Fprintf(out, "  %s=%q\n", k, set.Config[k])
+				fmt.Fprintf(out, "  %s=%q\n", escape(k), set.Config[k])
 			}
 			for _, a := range list {
 				fmt.Fprintf(out, "%s: %s\n  resolved: %s\n  size: %d\n  mode: %s\n  mtime: %s\n  links: %d\n  inode: %d\n",
-					a.Kind, a.Path, a.Resolved, a.Size, a.Mode, a.ModTime.Format(time.RFC3339), a.Nlink, a.Inode)
+					a.Kind, escape(a.Path), escape(a.Resolved), a.Size, a.Mode, a.ModTime.Format(time.RFC3339), a.Nlink, a.Inode)
 				if a.SHA256 != "" {
 					fmt.Fprintf(out, "  sha256: %s\n", a.SHA256)
 				}

@@ -89,7 +89,8 @@ func newLogger(level string) (zerolog.Logger, error) {
 	return logger.Level(lvl).With().Timestamp().Logger(), nil
 }
 
-// oneLine keeps an error message on one line, as the CLI contract promises.
+// oneLine keeps an error message on one line, as the CLI contract promises,
+// with the control characters an image's names may carry escaped.
 func oneLine(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
+	return strings.Join(strings.Fields(escapeKeepLines(err.Error())), " ")
 }

@@ -32,6 +32,14 @@ type mountFlags struct {
 	noPassthrough bool
 	allowOther    bool
 	debug         bool
+	timeout       time.Duration
+}
+
+// timeoutFlag registers --timeout, the bound on each look at a path that
+// may be a FUSE mount whose server hangs.
+func timeoutFlag(cmd *cobra.Command, d *time.Duration) {
+	cmd.Flags().DurationVar(d, "timeout", fs.DefaultTimeout,
+		"give up on a FUSE mount whose server does not answer within this time (stopped or hung)")
 }
 
 func newMountCommand() *cobra.Command {
@@ -61,6 +69,7 @@ serving it. A stale mount at MOUNTPOINT (its server died) is cleared first.`,
 	fl.BoolVar(&mf.noPassthrough, "no-passthrough", false, "serve every read through this process, even where FUSE passthrough works")
 	fl.BoolVar(&mf.allowOther, "allow-other", false, "let users other than the mounting one read the mount")
 	fl.BoolVar(&mf.debug, "fuse-debug", false, "log every FUSE request at debug level")
+	timeoutFlag(cmd, &mf.timeout)
 	return cmd
 }
 
@@ -92,6 +101,7 @@ func serve(ctx context.Context, sf *sourceFlags, mf *mountFlags, mountpoint stri
 		Passthrough: !mf.noPassthrough,
 		AllowOther:  mf.allowOther,
 		Debug:       mf.debug,
+		Timeout:     mf.timeout,
 	})
 	if err != nil {
 		return mountError(fmt.Errorf("mount %s: %w", mountpoint, err))
@@ -193,12 +203,13 @@ func startBackground(cmd *cobra.Command, mountpoint, logFile string) error {
 
 func newUmountCommand() *cobra.Command {
 	var lazy bool
+	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "umount [--lazy] MOUNTPOINT",
-		Short: "Unmount an artifactfs mount (also clears a stale one whose server died)",
+		Use:   "umount [--lazy] [--timeout D] MOUNTPOINT",
+		Short: "Unmount an artifactfs mount (also clears a stale one whose server died, and detaches a hung one)",
 		Args:  exactArgs(1, "MOUNTPOINT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := fs.Unmount(args[0], lazy); err != nil {
+			if err := fs.UnmountWithin(args[0], lazy, timeout); err != nil {
 				return mountError(err)
 			}
 			zerolog.Ctx(cmd.Context()).Info().Str("mountpoint", args[0]).Msg("unmounted")
@@ -206,6 +217,7 @@ func newUmountCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&lazy, "lazy", false, "detach even while files are open (they stay readable until closed)")
+	timeoutFlag(cmd, &timeout)
 	return cmd
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,12 +14,13 @@ import (
 func newStatusCommand() *cobra.Command {
 	var root string
 	var asJSON bool
+	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "status [--root DIR] [--json]",
+		Use:   "status [--root DIR] [--json] [--timeout D]",
 		Short: "List every per-container path: container, mode, artifacts, healthy or stale",
 		Args:  exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			entries, err := shimglue.Status(root)
+			entries, err := shimglue.StatusWithin(root, timeout)
 			if err != nil {
 				return err
 			}
@@ -37,12 +39,15 @@ func newStatusCommand() *cobra.Command {
 			fmt.Fprintln(tw, "NAMESPACE\tCONTAINER\tMODE\tHEALTH\tARTIFACTS")
 			for _, e := range entries {
 				health := "healthy"
-				if !e.Healthy {
+				switch {
+				case e.Hung:
+					health = "hung: " + e.Problem
+				case !e.Healthy:
 					health = "stale: " + e.Problem
 				}
 				var arts []string
 				for _, a := range e.Artifacts {
-					arts = append(arts, fmt.Sprintf("%s (%d)", a.Path, a.Size))
+					arts = append(arts, fmt.Sprintf("%s (%d)", escape(a.Path), a.Size))
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Namespace, e.ContainerID, e.Mode, health, strings.Join(arts, ", "))
 			}
@@ -51,5 +56,6 @@ func newStatusCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&root, "root", shimglue.RootFromEnv(), "root of the per-container paths ($"+shimglue.RootEnv+")")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	timeoutFlag(cmd, &timeout)
 	return cmd
 }
