@@ -2,6 +2,7 @@ package shimglue
 
 import (
 	"os"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -17,7 +18,13 @@ const (
 	// DirectEnv, when true, reads block views with blockreader instead of
 	// mounting them (Config.Direct).
 	DirectEnv = "ARTIFACTFS_DIRECT"
+	// PrepareTimeoutEnv sets Config.PrepareTimeout as a Go duration
+	// ("30s", "2m").
+	PrepareTimeoutEnv = "ARTIFACTFS_PREPARE_TIMEOUT"
 )
+
+// DefaultPrepareTimeout is the default of Config.PrepareTimeout.
+const DefaultPrepareTimeout = 30 * time.Second
 
 // Config configures a Preparer. Each field's comment states its default.
 type Config struct {
@@ -39,6 +46,12 @@ type Config struct {
 	// MaxSize caps each artifact's size in bytes, in every mode. Default
 	// artifact.DefaultMaxSize (1 GiB).
 	MaxSize int64
+	// PrepareTimeout bounds a container's preparation in Create (view,
+	// mounts, FUSE): past it Create goes on without a view, or fails in
+	// strict mode, and what was taken is rolled back in the background
+	// once the blocked step returns. Default DefaultPrepareTimeout (30s),
+	// or $ARTIFACTFS_PREPARE_TIMEOUT.
+	PrepareTimeout time.Duration
 	// Logger receives warnings (a failed step and why, a rollback) and
 	// debug detail. Default: discard.
 	Logger zerolog.Logger
@@ -68,19 +81,27 @@ func WithNoPassthrough(off bool) Option { return func(c *Config) { c.NoPassthrou
 // WithMaxSize sets Config.MaxSize.
 func WithMaxSize(n int64) Option { return func(c *Config) { c.MaxSize = n } }
 
+// WithPrepareTimeout sets Config.PrepareTimeout.
+func WithPrepareTimeout(d time.Duration) Option { return func(c *Config) { c.PrepareTimeout = d } }
+
 // WithLogger sets Config.Logger.
 func WithLogger(l zerolog.Logger) Option { return func(c *Config) { c.Logger = l } }
 
 // WithFault sets Config.Fault.
 func WithFault(f Fault) Option { return func(c *Config) { c.Fault = f } }
 
-// OptionsFromEnv returns the options the environment sets: StrictEnv and
-// DirectEnv (RootEnv is the default of Config.Root anyway).
+// OptionsFromEnv returns the options the environment sets: StrictEnv,
+// DirectEnv and PrepareTimeoutEnv (RootEnv is the default of Config.Root
+// anyway). A PrepareTimeoutEnv that is not a positive duration is ignored.
 func OptionsFromEnv() []Option {
-	return []Option{
+	opts := []Option{
 		WithStrict(isTrue(os.Getenv(StrictEnv))),
 		WithDirect(isTrue(os.Getenv(DirectEnv))),
 	}
+	if d, err := time.ParseDuration(os.Getenv(PrepareTimeoutEnv)); err == nil && d > 0 {
+		opts = append(opts, WithPrepareTimeout(d))
+	}
+	return opts
 }
 
 func newConfig(opts []Option) Config {
@@ -93,6 +114,9 @@ func newConfig(opts []Option) Config {
 	}
 	if c.MaxSize <= 0 {
 		c.MaxSize = artifact.DefaultMaxSize
+	}
+	if c.PrepareTimeout <= 0 {
+		c.PrepareTimeout = DefaultPrepareTimeout
 	}
 	return c
 }

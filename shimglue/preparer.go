@@ -78,7 +78,12 @@ func (p *Preparer) prepareNow(ctx context.Context, ns, id, bundle string, annota
 	annCfg, _ := artifact.FromAnnotations(annotations)
 	c := &container{bundle: bundle, log: log, strict: p.cfg.Strict || strict(annCfg), wanted: decision == Act}
 	start := time.Now()
-	st, err := p.prepare(ctx, ns, id, c, decision, annotations)
+	strictNow := c.strict
+	st, err := p.prepareWithin(ctx, ns, id, c, decision, annotations)
+	if errors.Is(err, ErrPrepareTimeout) {
+		// c belongs to the preparation still running: log with log.
+		return timedOut(log, strictNow, ns, id, err)
+	}
 	switch {
 	case err == nil:
 		c.log.Info().Str("mode", string(st.Mode)).Str("path", st.Path).Bool("early", early).
@@ -135,8 +140,12 @@ func (p *Preparer) prepare(ctx context.Context, ns, id string, c *container, dec
 		return nil, err
 	}
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		// Past the deadline, Create went on without this view.
+		return nil, fmt.Errorf("preparation abandoned: %w", err)
+	}
 	p.live[key] = c
-	p.mu.Unlock()
 	return c.st, nil
 }
 
