@@ -11,9 +11,17 @@ CONTAINERD_VERSION := v2.4.2
 export ARTIFACTFS_CACHE ?= /var/cache/artifactfs-ci
 CONTAINERD_BIN := $(ARTIFACTFS_CACHE)/bin
 FUZZTIME ?= 60s
+# make soak: create/delete cycles under faults (make test runs 20); SOAK_SEED replays a run.
+SOAK_CYCLES ?= 300
+# As root (CI) every test must run: testcount fails on a skipped one.
+NOSKIPS := $(if $(filter 0,$(shell id -u)),-no-skips)
+# go test -json of both modules through testcount: output of failed and skipped
+# tests, "N passed, N failed, N skipped" per package and in total.
+GOTEST_COUNTED = set -o pipefail; ( $(GO) test -json -count=1 $(1) ./...; a=$$?; \
+	cd artifactbind && $(GO) test -json -count=1 ./...; b=$$?; exit $$((a | b)) ) | $(GO) run ./internal/testcount $(NOSKIPS)
 
 .DEFAULT_GOAL := build
-.PHONY: help deps build test test-unit test-root fuzz demo demo-k8s demo-mount bench vet clean
+.PHONY: help deps build test test-unit test-root soak fuzz demo demo-k8s demo-mount bench vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -48,13 +56,15 @@ test-unit: ## tests that need no root (node trees, parsers, path rules)
 	$(GO) test -count=1 ./internal/... ./fs/... ./cmd/...
 	cd artifactbind && $(GO) test -count=1 ./...
 
-test-root: deps build ## every test, with real FUSE mounts and loop devices (needs root)
-	$(GO) test -count=1 -race -timeout 20m ./...
+test-root: deps build ## every test, with real FUSE mounts and loop devices (needs root), counted
+	@$(call GOTEST_COUNTED,-race -timeout 30m)
 
-test: deps vet build ## every test (as root: FUSE, loop devices), plus a short fuzz run
-	$(GO) test -count=1 -race -timeout 20m ./...
-	cd artifactbind && $(GO) test -count=1 ./...
+test: deps vet build ## every test (as root: FUSE, loop devices, a 20-cycle soak), counted: fails on a skip as root; plus a short fuzz run
+	@$(call GOTEST_COUNTED,-race -timeout 30m)
 	$(GO) test -run='^$$' -fuzz=FuzzImage -fuzztime=15s ./blockreader
+
+soak: deps ## chaos soak: SOAK_CYCLES (300) create/delete cycles with shim kills, containerd restarts and downtime, ENOSPC, reboots; gc must leave nothing (SOAK_SEED=n replays)
+	set -o pipefail; SOAK_CYCLES=$(SOAK_CYCLES) $(GO) test -count=1 -timeout 120m -v -run '^TestSoak$$' ./tests/soak | grep -E '^(report:|\s+\S+_test.go:[0-9]+: cycle [0-9]+ (after|without)|--- |ok|FAIL|PASS)'
 
 fuzz: deps ## fuzz blockreader for FUZZTIME (default 60s); crashers land in blockreader/testdata/fuzz
 	$(GO) test -run='^$$' -fuzz=FuzzImage -fuzztime=$(FUZZTIME) ./blockreader

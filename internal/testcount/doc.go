@@ -1,8 +1,8 @@
 // Command testcount reads `go test -json` on stdin and says what the suite
 // proved: for each package and in total, "N passed, N failed, N skipped"
 // (tests and subtests alike). It prints the output of every failed or
-// skipped test, and the package lines (ok, FAIL) as they come; with -v,
-// every line.
+// skipped test, lines starting "report: " of any test, and the package
+// lines (ok, FAIL) as they come; with -v, every line.
 //
 // It exits 1 when a test or a package (build, TestMain, panic, timeout)
 // failed, and, with -no-skips, when any test skipped: CI runs as root,

@@ -20,6 +20,10 @@ type event struct {
 	FailedBuild string
 }
 
+// ReportPrefix starts the lines a test prints for the reader whatever its
+// outcome (e.g. the soak's figures): they are always shown.
+const ReportPrefix = "report: "
+
 // Counts are the outcomes of one package's tests.
 type Counts struct {
 	Passed, Failed, Skipped int
@@ -114,7 +118,7 @@ func (t *Tally) event(ev event) {
 	}
 	switch ev.Action {
 	case "output":
-		if t.verbose {
+		if t.verbose || strings.HasPrefix(ev.Output, ReportPrefix) {
 			fmt.Fprint(t.out, ev.Output)
 		} else {
 			t.buffered[key] = append(t.buffered[key], ev.Output)

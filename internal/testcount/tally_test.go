@@ -18,6 +18,7 @@ const stream = `{"Action":"start","Package":"a"}
 {"Action":"output","Package":"a","Test":"TestA/y","Output":"    a_test.go:12: no FUSE\n"}
 {"Action":"skip","Package":"a","Test":"TestA/y"}
 {"Action":"output","Package":"a","Test":"TestA/z","Output":"quiet\n"}
+{"Action":"output","Package":"a","Test":"TestA/z","Output":"report: 3 cycles\n"}
 {"Action":"pass","Package":"a","Test":"TestA/z"}
 {"Action":"fail","Package":"a","Test":"TestA"}
 {"Action":"output","Package":"a","Output":"FAIL\ta\t0.1s\n"}
@@ -50,7 +51,7 @@ func TestTally(t *testing.T) {
 			t.Errorf("package %s: %+v; want failed", p, c)
 		}
 	}
-	for _, want := range []string{"broke", "no FUSE", "FAIL\ta", "syntax error", "not json", "last words", "timed out"} {
+	for _, want := range []string{"broke", "no FUSE", "FAIL\ta", "syntax error", "not json", "last words", "timed out", "report: 3 cycles"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
