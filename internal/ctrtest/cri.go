@@ -234,7 +234,7 @@ func (c *CRIClient) RemovePod(ctx context.Context, pod *Pod) error {
 // namespace when it is empty (no pod of any daemon left in it).
 func (c *CRIClient) removePodDirs(pod *Pod) {
 	for _, ctl := range cgroupControllers() {
-		rmdirTree(filepath.Join(ctl, pod.CgroupParent))
+		RmdirTree(filepath.Join(ctl, pod.CgroupParent))
 	}
 	_ = os.RemoveAll(pod.LogDir)
 	_ = syscall.Rmdir(filepath.Join("/run/containerd/runc", CRINamespace))

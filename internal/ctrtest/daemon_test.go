@@ -10,10 +10,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestStateOnTmpfs starts a daemon whose state directory is a tmpfs and
-// checks that Stop unmounts it without reporting it as a leak. It needs
-// root and the cached binaries (it does not build them).
-func TestStateOnTmpfs(t *testing.T) {
+// cachedBinaries returns the directory of the cached containerd binaries;
+// it skips the test when it does not run as root or they are missing (it
+// does not build them).
+func cachedBinaries(t *testing.T) string {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
@@ -21,7 +21,14 @@ func TestStateOnTmpfs(t *testing.T) {
 	if len(missingBinaries(dir)) > 0 {
 		t.Skip("containerd binaries not cached; run make deps")
 	}
-	d, err := Start(context.Background(), Options{BinDir: dir, StateOnTmpfs: true})
+	return dir
+}
+
+// TestStateOnTmpfs starts a daemon whose state directory is a tmpfs and
+// checks that Stop unmounts it without reporting it as a leak. It needs
+// root and the cached binaries (it does not build them).
+func TestStateOnTmpfs(t *testing.T) {
+	d, err := Start(context.Background(), Options{BinDir: cachedBinaries(t), StateOnTmpfs: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,6 @@ package ctrtest
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
 
@@ -14,15 +12,8 @@ import (
 // client answers, and a tmpfs state of a chosen size survives. It needs
 // root and the cached binaries (it does not build them).
 func TestRestart(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	dir := filepath.Join(CacheDir(), "bin")
-	if len(missingBinaries(dir)) > 0 {
-		t.Skip("containerd binaries not cached; run make deps")
-	}
 	ctx := context.Background()
-	d, err := Start(ctx, Options{BinDir: dir, StateOnTmpfs: true, StateTmpfsMiB: 8})
+	d, err := Start(ctx, Options{BinDir: cachedBinaries(t), StateOnTmpfs: true, StateTmpfsMiB: 8})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,13 +121,13 @@ func (d *Daemon) cleanRun(containers []seen) {
 		_ = os.RemoveAll(filepath.Join("/run/containerd/runc", c.ns, c.id))
 		_ = syscall.Rmdir(filepath.Join("/run/containerd/runc", c.ns))
 		for _, ctl := range cgroupControllers() {
-			rmdirTree(filepath.Join(ctl, c.ns, c.id))
+			RmdirTree(filepath.Join(ctl, c.ns, c.id))
 			_ = syscall.Rmdir(filepath.Join(ctl, c.ns))
 		}
 	}
 	_ = os.RemoveAll(filepath.Join("/run/containerd/runc", d.Namespace))
 	for _, ctl := range cgroupControllers() {
-		rmdirTree(filepath.Join(ctl, d.Namespace))
+		RmdirTree(filepath.Join(ctl, d.Namespace))
 	}
 }
 
@@ -158,9 +158,9 @@ func cgroupControllers() []string {
 	return out
 }
 
-// rmdirTree removes the cgroup directory root and its children, deepest
+// RmdirTree removes the cgroup directory root and its children, deepest
 // first (cgroupfs removes a group with rmdir, its files go with it).
-func rmdirTree(root string) {
+func RmdirTree(root string) {
 	var dirs []string
 	_ = filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
 		if err == nil && e.IsDir() {

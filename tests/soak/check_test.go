@@ -77,7 +77,7 @@ func (s *soak) checkRuntime(i int, f fault) {
 		}
 		for _, dir := range cgroupDirs(ns) {
 			if p := filepath.Join(dir, id); exists(p) {
-				found("cgroup", p, rmdirTree)
+				found("cgroup", p, ctrtest.RmdirTree)
 			}
 		}
 	}

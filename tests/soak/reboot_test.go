@@ -55,7 +55,7 @@ func (s *soak) reboot() {
 		}
 	}
 	for _, ctl := range cgroupDirs(ns) {
-		rmdirTree(ctl)
+		ctrtest.RmdirTree(ctl)
 	}
 	s.restart(syscall.SIGKILL)
 	s.witnessLost = true
@@ -136,18 +136,4 @@ func cgroupProcs(ns string) []int {
 		})
 	}
 	return pids
-}
-
-// rmdirTree removes a cgroup directory and its children, deepest first.
-func rmdirTree(root string) {
-	var dirs []string
-	_ = filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
-		if err == nil && e.IsDir() {
-			dirs = append(dirs, p)
-		}
-		return nil
-	})
-	for _, dir := range slices.Backward(dirs) {
-		_ = syscall.Rmdir(dir)
-	}
 }
