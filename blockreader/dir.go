@@ -15,28 +15,31 @@ const (
 // visitFunc is called for each live entry of a directory.
 type visitFunc func(name []byte, ino uint32, ftype uint8) error
 
-// lookup returns the inode number and entry file type of name in dir. A
-// name that appears twice is corruption: go-diskfs might pick the other one.
-// The directory's size is taken from *budget, the directory bytes one path
-// resolution may read: directories may share blocks, so a small hostile
-// image can describe a deep path of large directories.
-func (im *Image) lookup(dir *inode, name string, budget *int64) (uint32, uint8, error) {
-	if *budget -= int64(min(dir.size, uint64(im.opts.maxDirSize))); *budget < 0 {
-		return 0, 0, unsupportedf("resolving the path reads more than %d bytes of directories", scanBudget(im.opts))
+// lookup returns the inode number and entry file type of name in dir,
+// scanning dir once per request for each name. A name that appears twice is
+// corruption: go-diskfs might pick the other one. An entry naming a
+// reserved inode (below s_first_ino, the root aside) is corruption too, as
+// the kernel's ext4_lookup has it: the journal is no kernel to serve.
+func (rq *request) lookup(dir *inode, name string) (uint32, uint8, error) {
+	if err := charge(&rq.work.lookups, 1, rq.budget.Lookups, "path lookups"); err != nil {
+		return 0, 0, err
+	}
+	key := dirName{dir.num, name}
+	if d, ok := rq.names[key]; ok {
+		return d.ino, d.ftype, nil
 	}
 	var (
-		ino   uint32
-		ftype uint8
+		d     dirent
 		found bool
 	)
-	err := im.scanDir(dir, func(n []byte, i uint32, t uint8) error {
+	err := rq.scanDir(dir, func(n []byte, i uint32, t uint8) error {
 		if string(n) != name {
 			return nil
 		}
 		if found {
 			return corruptf("directory inode %d lists %q twice", dir.num, name)
 		}
-		ino, ftype, found = i, t, true
+		d, found = dirent{i, t}, true
 		return nil
 	})
 	if err != nil {
@@ -45,17 +48,28 @@ func (im *Image) lookup(dir *inode, name string, budget *int64) (uint32, uint8, 
 	if !found {
 		return 0, 0, iofs.ErrNotExist
 	}
-	return ino, ftype, nil
+	if d.ino < rq.im.sb.firstIno && d.ino != rootIno {
+		return 0, 0, corruptf("directory inode %d: %q names reserved inode %d", dir.num, name, d.ino)
+	}
+	rq.names[key] = d
+	return d.ino, d.ftype, nil
 }
 
-// scanBudget is how many directory bytes one path resolution may read.
-func scanBudget(o options) int64 { return 4 * o.maxDirSize }
-
-// dirExtents returns the extents of directory dir, checking that they cover
-// its size exactly from block 0, without holes or unwritten blocks (go-diskfs
-// reads the extents back to back), and that the size is under the cap
-// (go-diskfs reads a whole directory into memory).
+// dirExtents returns the extents of directory dir in a request of its own
+// (tests).
 func (im *Image) dirExtents(dir *inode) ([]extent, error) {
+	return im.newRequest().dirExtents(dir)
+}
+
+// dirExtents returns the extents of directory dir, read once per request,
+// checking that they cover its size exactly from block 0, without holes or
+// unwritten blocks (go-diskfs reads the extents back to back), and that the
+// size is under the cap (go-diskfs reads a whole directory into memory).
+func (rq *request) dirExtents(dir *inode) ([]extent, error) {
+	if ext, ok := rq.dirs[dir.num]; ok {
+		return ext, nil
+	}
+	im := rq.im
 	bs := im.sb.blockSize
 	switch {
 	case dir.size > uint64(im.opts.maxDirSize):
@@ -63,7 +77,7 @@ func (im *Image) dirExtents(dir *inode) ([]extent, error) {
 	case dir.size == 0 || dir.size%bs != 0 || dir.size/bs > im.sb.blocksCount:
 		return nil, corruptf("directory inode %d has size %d", dir.num, dir.size)
 	}
-	ext, err := im.extents(dir)
+	ext, _, err := rq.extents(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -77,32 +91,42 @@ func (im *Image) dirExtents(dir *inode) ([]extent, error) {
 	if next != dir.size/bs {
 		return nil, corruptf("directory inode %d maps %d of its %d blocks", dir.num, next, dir.size/bs)
 	}
+	rq.dirs[dir.num] = ext
 	return ext, nil
 }
 
 // scanDir checks every block of directory dir (and its htree index) and
-// calls visit, if not nil, for each live entry. It reads one block at a time.
-func (im *Image) scanDir(dir *inode, visit visitFunc) error {
-	ext, err := im.dirExtents(dir)
+// calls visit, if not nil, for each live entry. It reads one block at a
+// time, charging blocks and entries to the request.
+func (rq *request) scanDir(dir *inode, visit visitFunc) error {
+	ext, err := rq.dirExtents(dir)
 	if err != nil {
 		return err
 	}
+	im := rq.im
 	bs := im.sb.blockSize
 	buf := make([]byte, bs)
 	indexed := dir.flags&inodeFlagIndex != 0
 	for _, e := range ext {
 		for k := range uint64(e.len) {
 			lb := uint64(e.lblk) + k
+			if err := charge(&rq.work.dirBlocks, 1, rq.budget.DirBlocks, "directory blocks"); err != nil {
+				return err
+			}
 			if err := im.readFull(buf, int64((e.pblk+k)*bs)); err != nil {
 				return fmt.Errorf("directory inode %d: %w", dir.num, err)
 			}
-			if err := im.scanBlock(dir, buf, lb, indexed, visit); err != nil {
+			n, err := im.scanBlock(dir, buf, lb, indexed, visit)
+			if err != nil {
+				return err
+			}
+			if err := charge(&rq.work.entries, n, rq.budget.Entries, "directory entries"); err != nil {
 				return err
 			}
 		}
 	}
 	if indexed {
-		return im.checkHtree(dir, ext, buf)
+		return rq.checkHtree(dir, ext, buf)
 	}
 	return nil
 }
@@ -119,47 +143,49 @@ func recLen(raw uint16, bs int) int {
 }
 
 // scanBlock checks block lb of directory dir, as the kernel's
-// ext4_check_dir_entry and dirblock checksum would, and visits its entries.
-func (im *Image) scanBlock(dir *inode, b []byte, lb uint64, indexed bool, visit visitFunc) error {
+// ext4_check_dir_entry and dirblock checksum would, visits its entries and
+// returns how many it scanned.
+func (im *Image) scanBlock(dir *inode, b []byte, lb uint64, indexed bool, visit visitFunc) (int64, error) {
 	le, bs := binary.LittleEndian, len(b)
 	if indexed && lb == 0 {
-		return im.checkDxRootDirents(dir, b)
+		return 2, im.checkDxRootDirents(dir, b)
 	}
 	if indexed && le.Uint32(b) == 0 && recLen(le.Uint16(b[4:]), bs) == bs {
-		return nil // an htree index node, checked by checkHtree
+		return 0, nil // an htree index node, checked by checkHtree
 	}
 	end := bs - direntTailSize
 	t := b[end:]
 	if le.Uint32(t) != 0 || le.Uint16(t[4:]) != direntTailSize || t[6] != 0 || t[7] != 0xDE {
-		return corruptf("directory inode %d block %d has no checksum tail", dir.num, lb)
+		return 0, corruptf("directory inode %d block %d has no checksum tail", dir.num, lb)
 	}
 	if im.opts.verify {
 		if got, want := crc32c(dir.seed, b[:end]), le.Uint32(t[8:]); got != want {
-			return corruptf("directory inode %d block %d: checksum %#08x, want %#08x", dir.num, lb, got, want)
+			return 0, corruptf("directory inode %d block %d: checksum %#08x, want %#08x", dir.num, lb, got, want)
 		}
 	}
-	for off := 0; off < end; {
+	var n int64
+	for off := 0; off < end; n++ {
 		if off+8 > end {
-			return corruptf("directory inode %d block %d: entry at %d crosses the block end", dir.num, lb, off)
+			return n, corruptf("directory inode %d block %d: entry at %d crosses the block end", dir.num, lb, off)
 		}
 		e := b[off:]
 		ino, rl, nl, ft := le.Uint32(e), recLen(le.Uint16(e[4:]), bs), int(e[6]), e[7]
 		if rl < direntMinLen || rl%4 != 0 || off+rl > end || 8+nl > rl {
-			return corruptf("directory inode %d block %d: bad entry at %d (length %d, name length %d)", dir.num, lb, off, rl, nl)
+			return n, corruptf("directory inode %d block %d: bad entry at %d (length %d, name length %d)", dir.num, lb, off, rl, nl)
 		}
 		if ino != 0 {
 			if nl == 0 || ino > im.sb.inodesCount || ft == 0 || int(ft) >= len(direntTypes) {
-				return corruptf("directory inode %d block %d: bad entry at %d (inode %d, type %d)", dir.num, lb, off, ino, ft)
+				return n, corruptf("directory inode %d block %d: bad entry at %d (inode %d, type %d)", dir.num, lb, off, ino, ft)
 			}
 			if visit != nil {
 				if err := visit(e[8:8+nl], ino, ft); err != nil {
-					return err
+					return n, err
 				}
 			}
 		}
 		off += rl
 	}
-	return nil
+	return n, nil
 }
 
 // checkDxRootDirents checks the "." and ".." entries that open an htree
@@ -181,14 +207,14 @@ func (im *Image) checkDxRootDirents(dir *inode, b []byte) error {
 // checkHtree checks the htree index of dir as the kernel's dx_probe would,
 // and more: every block is referenced at most once, so that go-diskfs, which
 // walks every index entry, reads each block at most once. buf is scratch.
-func (im *Image) checkHtree(dir *inode, ext []extent, buf []byte) error {
+func (rq *request) checkHtree(dir *inode, ext []extent, buf []byte) error {
 	le, bs := binary.LittleEndian, len(buf)
 	nblocks := dir.size / uint64(bs)
-	if err := im.readDirBlock(dir, ext, 0, buf); err != nil {
+	if err := rq.readDirBlock(dir, ext, 0, buf); err != nil {
 		return err
 	}
 	levels, maxLevels := int(buf[0x1e]), 2
-	if im.sb.largeDir {
+	if rq.im.sb.largeDir {
 		maxLevels = 3
 	}
 	if buf[0x1d] != 8 || levels >= maxLevels {
@@ -203,7 +229,7 @@ func (im *Image) checkHtree(dir *inode, ext []extent, buf []byte) error {
 	for range levels {
 		var below []uint32
 		for _, blk := range level {
-			if err := im.readDirBlock(dir, ext, uint64(blk), buf); err != nil {
+			if err := rq.readDirBlock(dir, ext, uint64(blk), buf); err != nil {
 				return err
 			}
 			if le.Uint32(buf) != 0 || recLen(le.Uint16(buf[4:]), bs) != bs {
@@ -240,14 +266,18 @@ func dxEntries(dir *inode, b []byte, off int, seen []bool) ([]uint32, error) {
 	return out, nil
 }
 
-// readDirBlock reads block lb of a directory whose extents are ext.
-func (im *Image) readDirBlock(dir *inode, ext []extent, lb uint64, buf []byte) error {
+// readDirBlock reads block lb of a directory whose extents are ext,
+// charging it to the request.
+func (rq *request) readDirBlock(dir *inode, ext []extent, lb uint64, buf []byte) error {
+	if err := charge(&rq.work.dirBlocks, 1, rq.budget.DirBlocks, "directory blocks"); err != nil {
+		return err
+	}
 	at, _ := findExtent(ext, lb)
 	if at < 0 {
 		return corruptf("directory inode %d: block %d unmapped", dir.num, lb)
 	}
 	e := ext[at]
-	if err := im.readFull(buf, int64((e.pblk+lb-uint64(e.lblk))*uint64(len(buf)))); err != nil {
+	if err := rq.im.readFull(buf, int64((e.pblk+lb-uint64(e.lblk))*uint64(len(buf)))); err != nil {
 		return fmt.Errorf("directory inode %d: %w", dir.num, err)
 	}
 	return nil

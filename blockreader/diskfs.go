@@ -58,23 +58,56 @@ func (im *Image) openDiskfs() error {
 	})
 }
 
+// Bounds of the go-diskfs cross-check. go-diskfs reads every directory on
+// the path whole into memory and allocates per entry and per extent tree
+// block, again for every component that names it, so its cost is charged
+// up front from what resolve read: a path over any bound is served on this
+// package's checks alone. Ordinary artifact paths (a few small directories)
+// stay far below them and are always cross-checked.
+const (
+	crossCheckDirs     = 32        // directories go-diskfs reads, repeats included
+	crossCheckDirBytes = 256 << 10 // their bytes, repeats included
+	crossCheckNodes    = 64        // extent tree blocks of those and of a final symlink
+)
+
+// crossCheckCost returns whether go-diskfs may stat r within the bounds:
+// it reads the directories resolve walked last, r's inode and, for a
+// symlink, its target.
+func (rq *request) crossCheckCost(r resolved) bool {
+	var bytes, nodes int64
+	for _, d := range rq.onPath {
+		bytes += int64(d.size)
+		nodes += rq.nodes[d.num]
+	}
+	if r.in.isSymlink() {
+		nodes += rq.nodes[r.in.num]
+	}
+	return len(rq.onPath) <= crossCheckDirs && bytes <= crossCheckDirBytes && nodes <= crossCheckNodes
+}
+
 // crossCheck has go-diskfs stat the resolved path r and compares inode
 // number, file type, size and symlink target with what this package found.
 // go-diskfs reads the directories on r.path and r's inode, all of which
 // resolve has already checked, so it neither loops nor allocates by a size
-// that was not bounded. Skipped in raw (fuzzing) mode.
-func (im *Image) crossCheck(r resolved) error {
+// that was not bounded; crossCheckCost bounds its work. Skipped in raw
+// (fuzzing) mode.
+func (rq *request) crossCheck(r resolved) error {
+	im := rq.im
 	if im.dfs == nil {
 		return nil
 	}
 	var target string
 	if r.in.isSymlink() {
-		t, err := im.readlink(r.in)
+		t, err := rq.readlink(r.in)
 		if err != nil {
 			return err
 		}
 		target = t
 	}
+	if !rq.crossCheckCost(r) {
+		return nil
+	}
+	rq.work.crossChecked = true
 	im.mu.Lock()
 	defer im.mu.Unlock()
 	return diskfs(func() error {

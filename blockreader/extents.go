@@ -26,6 +26,7 @@ type extent struct {
 // extentWalker collects the leaves of one inode's extent tree, checking
 // every node before it is used.
 type extentWalker struct {
+	rq       *request
 	im       *Image
 	in       *inode
 	out      []extent
@@ -34,31 +35,43 @@ type extentWalker struct {
 	used     uint64 // blocks claimed so far: tree nodes plus extent lengths
 	next     uint64 // first file block the next extent may start at
 	maxCount int
+	seen     map[uint64]bool // tree blocks read: a block met twice makes the tree a DAG
 	bufs     [extentMaxDepth][]byte
 }
 
-// extents returns the checked, sorted, non-overlapping extents of in. A file
-// without an extent tree is refused with ErrUnsupported.
+// extents returns the checked, sorted, non-overlapping extents of in, in a
+// request of its own (tests and fuzz seeds).
 func (im *Image) extents(in *inode) ([]extent, error) {
+	ext, _, err := im.newRequest().extents(in)
+	return ext, err
+}
+
+// extents returns the checked, sorted, non-overlapping extents of in and how
+// many tree blocks it read, charging both to the request. A file without an
+// extent tree is refused with ErrUnsupported.
+func (rq *request) extents(in *inode) ([]extent, int64, error) {
+	im := rq.im
 	if in.flags&inodeFlagInlineData != 0 {
-		return nil, unsupportedf("inode %d: inline data", in.num)
+		return nil, 0, unsupportedf("inode %d: inline data", in.num)
 	}
 	if in.flags&inodeFlagEncrypt != 0 {
-		return nil, unsupportedf("inode %d: encrypted", in.num)
+		return nil, 0, unsupportedf("inode %d: encrypted", in.num)
 	}
 	if in.flags&inodeFlagExtents == 0 {
-		return nil, unsupportedf("inode %d: block-mapped (no extents flag)", in.num)
+		return nil, 0, unsupportedf("inode %d: block-mapped (no extents flag)", in.num)
 	}
 	w := &extentWalker{
+		rq:       rq,
 		im:       im,
 		in:       in,
 		budget:   min(in.blocks, im.sb.blocksCount),
 		maxCount: im.opts.maxExtents,
 	}
 	if err := w.node(in.iblock[:], -1); err != nil {
-		return nil, fmt.Errorf("inode %d: extent tree: %w", in.num, err)
+		return nil, 0, fmt.Errorf("inode %d: extent tree: %w", in.num, err)
 	}
-	return w.out, nil
+	rq.nodes[in.num] = int64(w.nodes)
+	return w.out, int64(w.nodes), nil
 }
 
 // node checks the extent tree node b and collects its leaves. want is the
@@ -100,6 +113,16 @@ func (w *extentWalker) node(b []byte, want int) error {
 		if w.nodes++; len(w.out)+w.nodes > w.maxCount {
 			return unsupportedf("more than %d extents and tree nodes", w.maxCount)
 		}
+		if w.seen[pblk] {
+			return corruptf("tree block %d is reached twice", pblk)
+		}
+		if w.seen == nil {
+			w.seen = map[uint64]bool{}
+		}
+		w.seen[pblk] = true
+		if err := charge(&w.rq.work.treeNodes, 1, w.rq.budget.TreeNodes, "extent tree blocks"); err != nil {
+			return err
+		}
 		child, err := w.read(pblk, depth-1)
 		if err != nil {
 			return err
@@ -137,6 +160,9 @@ func (w *extentWalker) leaf(b []byte, entries int) error {
 			return unsupportedf("more than %d extents and tree nodes", w.maxCount)
 		}
 		if err := w.claim(x.pblk, uint64(n)); err != nil {
+			return err
+		}
+		if err := charge(&w.rq.work.extents, 1, w.rq.budget.Extents, "extents"); err != nil {
 			return err
 		}
 		w.next = uint64(x.lblk) + uint64(n)

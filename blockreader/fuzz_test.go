@@ -5,77 +5,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
+	"io"
 	"runtime"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/artifactfs/artifactfs/internal/testimage"
 )
 
 // fuzzPaths are looked up in every fuzzed image; the base images hold them.
 var fuzzPaths = []string{"/", "/k", "/d/s/f", "/l", "/lp", "/long", "/dl/s/f", "/sp", "/many/e7", "/fifo", "/nope", "/k/x"}
-
-// fuzzBases makes the small images (192 and 256 KiB) the fuzzer mutates:
-// a regular file, nested directories, fast and slow symlinks, a symlink
-// loop, a directory symlink, a sparse file with a depth-1 extent tree, a
-// multi-block directory (an htree one in the 1 KiB-block base) and a FIFO.
-// UUID, hash seed and times are fixed so that a saved crasher replays on a
-// rebuilt base.
-func fuzzBases(tb testing.TB) [][]byte {
-	testimage.RequireTools(tb, "mkfs.ext4", "e2fsck")
-	var bases [][]byte
-	for _, geo := range []struct{ bs, size string }{{"1024", "192K"}, {"4096", "256K"}} {
-		src := tb.TempDir()
-		files := map[string][]byte{"k": testimage.Payload(1, 3000), "d/s/f": []byte("hello\n"), "many/e7": []byte("seven")}
-		for i := range 40 {
-			files[fmt.Sprintf("many/entry-with-a-long-name-%02d", i)] = nil
-		}
-		testimage.WriteTree(tb, src, files)
-		mustSymlink(tb, src, "d/s/f", "l")
-		mustSymlink(tb, src, "lp", "lp")
-		mustSymlink(tb, src, strings.Repeat("./", 40)+"k", "long")
-		mustSymlink(tb, src, "d", "dl")
-		islands := map[int64][]byte{}
-		for i := range 6 {
-			islands[int64(i)*8192] = testimage.Payload(uint64(i), 100)
-		}
-		writeSparse(tb, filepath.Join(src, "sp"), 60000, islands)
-		if err := syscall.Mkfifo(filepath.Join(src, "fifo"), 0o644); err != nil {
-			tb.Fatal(err)
-		}
-		stamp := time.Unix(1700000000, 0)
-		filepath.Walk(src, func(p string, _ os.FileInfo, _ error) error {
-			os.Chtimes(p, stamp, stamp) // symlinks: follows, best effort
-			return nil
-		})
-		img := filepath.Join(tb.TempDir(), "base.ext4")
-		cmd := exec.Command("mkfs.ext4", "-q", "-F", "-b", geo.bs, "-N", "64",
-			"-U", "6b8b4567-327b-23c6-643c-986966334873", "-E", "hash_seed=6b8b4567-327b-23c6-643c-986966334873",
-			"-d", src, img, geo.size)
-		cmd.Env = append(os.Environ(), "E2FSPROGS_FAKE_TIME=1700000000")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			tb.Fatalf("mkfs.ext4: %v\n%s", err, out)
-		}
-		if geo.bs == "1024" { // index /many: an htree root and two leaves
-			cmd := exec.Command("e2fsck", "-fyD", img)
-			cmd.Env = append(os.Environ(), "E2FSPROGS_FAKE_TIME=1700000000")
-			if out, err := cmd.CombinedOutput(); err != nil && cmd.ProcessState.ExitCode() > 1 {
-				tb.Fatalf("e2fsck -fyD: %v\n%s", err, out)
-			}
-		}
-		b, err := os.ReadFile(img)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		bases = append(bases, b)
-	}
-	return bases
-}
 
 // applyPatches returns a copy of base changed by patches, a list of
 // records: a 3-byte little-endian offset, a length byte n, then n bytes
@@ -193,28 +130,43 @@ func TestFuzzBases(t *testing.T) {
 }
 
 // exerciseImage runs every operation on img and returns how many files it
-// opened; it fails the test on a panic inside blockreader.
+// opened; it fails the test on a panic inside blockreader and on an
+// operation that does more work than fuzzBudget allows (see meter).
 func exerciseImage(t *testing.T, img []byte, raw bool) int {
-	opts := []Option{WithMaxDirSize(1 << 20)}
+	m := &meter{t: t, r: bytes.NewReader(img), b: fuzzBudget}
+	opts := []Option{WithMaxDirSize(1 << 20), WithBudget(fuzzBudget), func(o *options) { o.onDone = m.onDone }}
 	if raw {
 		opts = append(opts, func(o *options) { o.verify, o.raw = false, true })
 	}
-	im, err := openBytes(img, opts)
+	im, err := openReaderAt(m, int64(len(img)), opts)
 	noPanic(t, "open", err)
+	bs := int64(1024)
+	if err == nil {
+		bs = int64(im.sb.blockSize)
+	}
+	m.check("open", bs)
 	if err != nil {
 		return 0
 	}
 	opened := 0
 	buf := make([]byte, 64<<10)
 	for _, p := range fuzzPaths {
+		m.start()
 		_, err := im.Stat(p)
 		noPanic(t, "stat "+p, err)
+		m.check("stat "+p, bs)
+		m.start()
 		_, err = im.Lstat(p)
 		noPanic(t, "lstat "+p, err)
+		m.check("lstat "+p, bs)
+		m.start()
 		_, err = im.Readlink(p)
 		noPanic(t, "readlink "+p, err)
+		m.check("readlink "+p, bs)
+		m.start()
 		sf, err := im.Open(p)
 		noPanic(t, "open "+p, err)
+		m.check("open "+p, bs)
 		if err != nil {
 			continue
 		}
@@ -231,9 +183,13 @@ func exerciseImage(t *testing.T, img []byte, raw bool) int {
 	return opened
 }
 
-func openBytes(data []byte, opts []Option) (_ *Image, err error) {
+func openBytes(data []byte, opts []Option) (*Image, error) {
+	return openReaderAt(bytes.NewReader(data), int64(len(data)), opts)
+}
+
+func openReaderAt(r io.ReaderAt, size int64, opts []Option) (_ *Image, err error) {
 	defer catch(&err)
-	return newImage(bytes.NewReader(data), int64(len(data)), "fuzz", opts)
+	return newImage(r, size, "fuzz", opts)
 }
 
 // readAtCaught is ReadAt with panics caught: ReadAt itself does not recover,

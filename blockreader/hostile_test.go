@@ -70,15 +70,20 @@ func (pt *patcher) patch(off int64, n int, fn func(b []byte)) {
 func (pt *patcher) patchInode(num uint32, fn func(b []byte)) {
 	pt.patch(pt.inodeOffset(num), int(pt.im.sb.inodeSize), func(b []byte) {
 		fn(b)
-		le := binary.LittleEndian
-		b[0x7c], b[0x7d], b[0x82], b[0x83] = 0, 0, 0, 0
-		var n [8]byte
-		le.PutUint32(n[:4], num)
-		le.PutUint32(n[4:], le.Uint32(b[0x64:]))
-		c := crc32c(crc32c(pt.im.sb.csumSeed, n[:]), b)
-		le.PutUint16(b[0x7c:], uint16(c))
-		le.PutUint16(b[0x82:], uint16(c>>16))
+		fixInodeChecksum(b, num, pt.im.sb.csumSeed)
 	})
+}
+
+// fixInodeChecksum recomputes the checksum of the raw inode num in b.
+func fixInodeChecksum(b []byte, num, csumSeed uint32) {
+	le := binary.LittleEndian
+	b[0x7c], b[0x7d], b[0x82], b[0x83] = 0, 0, 0, 0
+	var n [8]byte
+	le.PutUint32(n[:4], num)
+	le.PutUint32(n[4:], le.Uint32(b[0x64:]))
+	c := crc32c(crc32c(csumSeed, n[:]), b)
+	le.PutUint16(b[0x7c:], uint16(c))
+	le.PutUint16(b[0x82:], uint16(c>>16))
 }
 
 // patchBlock edits image block pblk.

@@ -27,10 +27,12 @@ const (
 type Option func(*options)
 
 type options struct {
-	maxDirSize int64 // default DefaultMaxDirSize
-	maxExtents int   // default DefaultMaxExtents
-	verify     bool  // check metadata checksums; off only when fuzzing
-	raw        bool  // leave go-diskfs out; fuzzing only
+	maxDirSize int64      // default DefaultMaxDirSize
+	maxExtents int        // default DefaultMaxExtents
+	budget     Budget     // zero fields take their defaults
+	verify     bool       // check metadata checksums; off only when fuzzing
+	raw        bool       // leave go-diskfs out; fuzzing only
+	onDone     func(work) // tests: the work of each request
 }
 
 // WithMaxDirSize sets the size in bytes above which a directory is refused
@@ -147,20 +149,28 @@ func newImage(r io.ReaderAt, size int64, name string, opts []Option) (*Image, er
 			return nil, err
 		}
 	}
-	root, err := im.readInode(rootIno)
-	if err != nil {
-		return nil, fmt.Errorf("root directory: %w", err)
-	}
-	if !root.isDir() {
-		return nil, corruptf("root inode is not a directory (mode %#o)", root.mode)
-	}
-	if err := im.scanDir(root, nil); err != nil {
-		return nil, fmt.Errorf("root directory: %w", err)
-	}
-	if err := im.crossCheck(resolved{path: "/", in: root}); err != nil {
+	if err := im.checkRoot(); err != nil {
 		return nil, fmt.Errorf("root directory: %w", err)
 	}
 	return im, nil
+}
+
+// checkRoot reads and checks the root directory, in a request of its own.
+func (im *Image) checkRoot() error {
+	rq := im.newRequest()
+	defer rq.done()
+	root, err := rq.inode(rootIno)
+	if err != nil {
+		return err
+	}
+	if !root.isDir() {
+		return corruptf("root inode is not a directory (mode %#o)", root.mode)
+	}
+	if err := rq.scanDir(root, nil); err != nil {
+		return err
+	}
+	rq.onPath = []*inode{root}
+	return rq.crossCheck(resolved{path: "/", in: root})
 }
 
 // String names the image for logs and errors: "image <path>".
@@ -185,8 +195,13 @@ func (im *Image) Lstat(p string) (source.Info, error) { return im.stat("lstat", 
 func (im *Image) stat(op, p string, follow bool) (_ source.Info, err error) {
 	defer func() { err = pathError(op, p, err) }()
 	defer catch(&err)
-	r, err := im.lookupPath(p, follow)
+	rq := im.newRequest()
+	defer rq.done()
+	r, err := rq.lookupPath(p, follow)
 	if err != nil {
+		return source.Info{}, err
+	}
+	if err := rq.checkData(r); err != nil {
 		return source.Info{}, err
 	}
 	return source.Info{
@@ -203,14 +218,16 @@ func (im *Image) stat(op, p string, follow bool) (_ source.Info, err error) {
 func (im *Image) Readlink(p string) (_ string, err error) {
 	defer func() { err = pathError("readlink", p, err) }()
 	defer catch(&err)
-	r, err := im.lookupPath(p, false)
+	rq := im.newRequest()
+	defer rq.done()
+	r, err := rq.lookupPath(p, false)
 	if err != nil {
 		return "", err
 	}
 	if !r.in.isSymlink() {
 		return "", syscall.EINVAL
 	}
-	return im.readlink(r.in)
+	return rq.readlink(r.in)
 }
 
 // Open opens the regular file at in-image path p, following symlinks. Any
@@ -219,14 +236,16 @@ func (im *Image) Readlink(p string) (_ string, err error) {
 func (im *Image) Open(p string) (_ source.File, err error) {
 	defer func() { err = pathError("open", p, err) }()
 	defer catch(&err)
-	r, err := im.lookupPath(p, true)
+	rq := im.newRequest()
+	defer rq.done()
+	r, err := rq.lookupPath(p, true)
 	if err != nil {
 		return nil, err
 	}
 	if !r.in.isRegular() {
 		return nil, fmt.Errorf("%w: %s is a %s", source.ErrNotRegular, r.path, source.TypeName(r.in.fileMode()))
 	}
-	ext, err := im.extents(r.in)
+	ext, _, err := rq.extents(r.in)
 	if err != nil {
 		return nil, err
 	}
@@ -234,17 +253,32 @@ func (im *Image) Open(p string) (_ source.File, err error) {
 }
 
 // lookupPath cleans p, resolves it and cross-checks the result with go-diskfs.
-func (im *Image) lookupPath(p string, follow bool) (resolved, error) {
+func (rq *request) lookupPath(p string, follow bool) (resolved, error) {
 	clean, err := imagepath.Clean(p)
 	if err != nil {
 		return resolved{}, err
 	}
-	r, err := im.resolve(clean, follow)
+	r, err := rq.resolve(clean, follow)
 	if err != nil {
 		return resolved{}, err
 	}
-	if err := im.crossCheck(r); err != nil {
+	if err := rq.crossCheck(r); err != nil {
 		return resolved{}, err
 	}
 	return r, nil
+}
+
+// checkData checks the whole extent tree of a regular file or directory
+// that Stat or Lstat found, so that a file which cannot be read fails there,
+// up front, and not at its first read, after ls, a mount or the shim's
+// preparation reported it fine.
+func (rq *request) checkData(r resolved) error {
+	var err error
+	switch {
+	case r.in.isRegular():
+		_, _, err = rq.extents(r.in)
+	case r.in.isDir():
+		_, err = rq.dirExtents(r.in)
+	}
+	return err
 }

@@ -165,7 +165,7 @@ func TestDirectoryScanBudget(t *testing.T) {
 	if _, err := openImage(t, img).Stat("/" + deep); err != nil {
 		t.Fatal(err)
 	}
-	im := openImage(t, img, WithMaxDirSize(4096)) // budget 16 KiB: 16 levels of 1 KiB directories
+	im := openImage(t, img, WithMaxDirSize(4096)) // budget 16 blocks: 16 levels of 1 KiB directories
 	if _, err := im.Stat("/" + strings.Repeat("d/", 10) + "d"); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ const (
 	superblockOffset = 1024
 	superblockSize   = 1024
 	superblockMagic  = 0xEF53
+	goodOldFirstIno  = 11 // EXT4_GOOD_OLD_FIRST_INO, the least s_first_ino the kernel mounts
 
 	// maxGDTBytes bounds the group descriptor table go-diskfs allocates at
 	// Open from superblock numbers (8 MiB describes 1 TiB of 1 KiB blocks).
@@ -77,6 +78,7 @@ type superblock struct {
 	blocksPerGroup uint64
 	inodesPerGroup uint32
 	inodesCount    uint32
+	firstIno       uint32 // s_first_ino: inodes below it, but the root, are reserved
 	inodeSize      uint64
 	descSize       uint64
 	groups         uint64
@@ -123,6 +125,7 @@ func parseSuperblock(b []byte, imageSize int64, verify bool) (*superblock, error
 		blocksPerGroup: uint64(le.Uint32(b[0x20:])),
 		inodesPerGroup: le.Uint32(b[0x28:]),
 		inodesCount:    le.Uint32(b[0x0:]),
+		firstIno:       le.Uint32(b[0x54:]),
 		inodeSize:      uint64(le.Uint16(b[0x58:])),
 		descSize:       32,
 		hugeFile:       roCompat&roCompatHugeFile != 0,
@@ -214,6 +217,9 @@ func (sb *superblock) checkGeometry(b []byte, imageSize int64) error {
 	sb.groups = (sb.blocksCount - sb.firstDataBlock + sb.blocksPerGroup - 1) / sb.blocksPerGroup
 	if uint64(sb.inodesCount) != sb.groups*uint64(sb.inodesPerGroup) {
 		return corruptf("%d inodes, want %d groups of %d", sb.inodesCount, sb.groups, sb.inodesPerGroup)
+	}
+	if sb.firstIno < goodOldFirstIno || sb.firstIno > sb.inodesCount {
+		return corruptf("first non-reserved inode %d out of range %d-%d", sb.firstIno, goodOldFirstIno, sb.inodesCount)
 	}
 	gdtBytes := sb.groups * sb.descSize
 	sb.gdtOffset = int64((sb.firstDataBlock + 1) * bs)

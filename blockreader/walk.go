@@ -19,30 +19,38 @@ type resolved struct {
 	in   *inode
 }
 
+// resolve resolves p in a request of its own (tests and fuzz seeds).
+func (im *Image) resolve(p string, follow bool) (resolved, error) {
+	return im.newRequest().resolve(p, follow)
+}
+
 // resolve walks the cleaned in-image path p from the root, one component
 // at a time, following every symlink met on the way and, if follow is set,
 // a final one. Targets are confined to the image root (imagepath.JoinTarget)
-// and at most imagepath.MaxHops symlinks are followed.
-func (im *Image) resolve(p string, follow bool) (resolved, error) {
-	hops, budget := 0, scanBudget(im.opts)
+// and at most imagepath.MaxHops symlinks are followed. Every lookup is
+// charged to the request, and what it reads is cached there: a path that
+// names one directory a thousand times reads it once.
+func (rq *request) resolve(p string, follow bool) (resolved, error) {
 walk:
 	for {
 		comps := imagepath.Split(p)
-		// Read the root afresh: a device mounted elsewhere may change.
-		cur, err := im.readInode(rootIno)
+		// Read the root afresh (once per request): a device mounted
+		// elsewhere may change.
+		cur, err := rq.inode(rootIno)
 		if err != nil {
 			return resolved{}, err
 		}
 		curPath := "/"
+		rq.onPath = append(rq.onPath[:0], cur)
 		for i, name := range comps {
 			if !cur.isDir() {
 				return resolved{}, syscall.ENOTDIR
 			}
-			ino, ftype, err := im.lookup(cur, name, &budget)
+			ino, ftype, err := rq.lookup(cur, name)
 			if err != nil {
 				return resolved{}, err
 			}
-			in, err := im.readInode(ino)
+			in, err := rq.inode(ino)
 			if err != nil {
 				return resolved{}, err
 			}
@@ -52,14 +60,17 @@ walk:
 			}
 			last := i == len(comps)-1
 			if !in.isSymlink() || (last && !follow) {
+				if !last {
+					rq.onPath = append(rq.onPath, in)
+				}
 				cur, curPath = in, childPath
 				continue
 			}
-			hops++
-			if hops > imagepath.MaxHops {
+			rq.work.hops++
+			if rq.work.hops > imagepath.MaxHops {
 				return resolved{}, fmt.Errorf("%w (more than %d)", ErrLoop, imagepath.MaxHops)
 			}
-			target, err := im.readlink(in)
+			target, err := rq.readlink(in)
 			if err != nil {
 				return resolved{}, err
 			}
@@ -79,7 +90,7 @@ walk:
 // readlink returns the target of symlink in, bounded by imagepath.MaxLen.
 // Like go-diskfs, a target shorter than 60 bytes is read from i_block (a
 // fast symlink), a longer one from its extents.
-func (im *Image) readlink(in *inode) (string, error) {
+func (rq *request) readlink(in *inode) (string, error) {
 	switch {
 	case in.size == 0:
 		return "", corruptf("inode %d: empty symlink", in.num)
@@ -91,12 +102,12 @@ func (im *Image) readlink(in *inode) (string, error) {
 		}
 		return checkTarget(in, in.iblock[:in.size])
 	}
-	ext, err := im.extents(in)
+	ext, _, err := rq.extents(in)
 	if err != nil {
 		return "", err
 	}
 	b := make([]byte, in.size)
-	f := im.newFile(in, ext, "")
+	f := rq.im.newFile(in, ext, "")
 	if _, err := f.ReadAt(b, 0); err != nil {
 		return "", fmt.Errorf("inode %d: read symlink target: %w", in.num, err)
 	}
