@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -75,10 +76,10 @@ func checkOwnedPath(p, ns, id string, view bool) error {
 		return nil
 	}
 	if !filepath.IsAbs(p) || filepath.Clean(p) != p {
-		return fmt.Errorf("path %q: not absolute and clean", p)
+		return fmt.Errorf("path %q: %w: not absolute and clean", p, ErrNotOwnedPath)
 	}
 	if filepath.Base(p) != id || filepath.Base(filepath.Dir(p)) != ns {
-		return fmt.Errorf("path %q: does not end in %s/%s", p, ns, id)
+		return fmt.Errorf("path %q: %w: does not end in %s/%s", p, ErrNotOwnedPath, ns, id)
 	}
 	inViews := filepath.Base(filepath.Dir(filepath.Dir(p))) == ViewsDir
 	if view != inViews {
@@ -86,7 +87,30 @@ func checkOwnedPath(p, ns, id string, view bool) error {
 		if view {
 			what = "view mount"
 		}
-		return fmt.Errorf("path %q: not where artifactfs puts a %s", p, what)
+		return fmt.Errorf("path %q: %w: not where artifactfs puts a %s", p, ErrNotOwnedPath, what)
+	}
+	return nil
+}
+
+// maxMountField bounds each string of a recorded view mount.
+const maxMountField = 4096
+
+// check validates a view mount read from a state file: a type, no NUL
+// byte or oversized field anywhere, and, for a block file system (the one
+// kind whose source artifactfs reads), an absolute, clean source path.
+func (m Mount) check() error {
+	fields := append([]string{m.Type, m.Source, m.Target}, m.Options...)
+	if slices.ContainsFunc(fields, func(f string) bool { return strings.IndexByte(f, 0) >= 0 || len(f) > maxMountField }) {
+		return fmt.Errorf("%w: a field has a NUL byte or is longer than %d bytes", ErrNotOwnedPath, maxMountField)
+	}
+	if m.Type == "" {
+		return fmt.Errorf("%w: no type", ErrNotOwnedPath)
+	}
+	switch m.Type {
+	case "ext2", "ext3", "ext4":
+		if !filepath.IsAbs(m.Source) || filepath.Clean(m.Source) != m.Source {
+			return fmt.Errorf("%w: %s source %q is not absolute and clean", ErrNotOwnedPath, m.Type, m.Source)
+		}
 	}
 	return nil
 }

@@ -24,6 +24,12 @@ const (
 // another format version.
 var ErrStateVersion = errors.New("unsupported state file version")
 
+// ErrNotOwnedPath is wrapped by every error about a path recorded in a
+// state file that is not exactly where artifactfs puts it: CheckRoot's
+// when a path is not the one the root, the namespace and the container id
+// give.
+var ErrNotOwnedPath = errors.New("not a path artifactfs made")
+
 // Mode says how the per-container path serves the artifacts.
 type Mode string
 
@@ -154,6 +160,31 @@ func (s *State) check() error {
 	}
 	if err := checkOwnedPath(s.ViewMountpoint, s.Namespace, s.ContainerID, true); err != nil {
 		return fmt.Errorf("view mountpoint: %w", err)
+	}
+	for i, m := range s.ViewMounts {
+		if err := m.check(); err != nil {
+			return fmt.Errorf("view mount %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// CheckRoot checks that the paths s records are exactly those root gives
+// its namespace and container id: Path is <root>/<ns>/<id>, and
+// ViewMountpoint, when set, <root>/.views/<ns>/<id>. Whoever unmounts,
+// removes or reads these paths calls it first, with the root it is
+// configured with, and then uses the paths it derives itself.
+func (s *State) CheckRoot(root string) error {
+	root = filepath.Clean(root)
+	want, err := ContainerPath(root, s.Namespace, s.ContainerID)
+	if err != nil {
+		return err
+	}
+	if s.Path != "" && s.Path != want {
+		return fmt.Errorf("per-container path %q: %w under root %s (want %s)", s.Path, ErrNotOwnedPath, root, want)
+	}
+	if vm := ViewMountpoint(root, s.Namespace, s.ContainerID); s.ViewMountpoint != "" && s.ViewMountpoint != vm {
+		return fmt.Errorf("view mountpoint %q: %w under root %s (want %s)", s.ViewMountpoint, ErrNotOwnedPath, root, vm)
 	}
 	return nil
 }

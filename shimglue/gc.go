@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -31,8 +30,12 @@ type Removed struct {
 // behind: per-container paths under root and view mounts (unmounted, live
 // or stale, which also frees their loop devices), then views and leases in
 // containerd. It acts only on containers that no longer exist, and with
-// dryRun it only reports. Errors on one item do not stop the others; they
-// are joined in the returned error.
+// dryRun it only reports. Under root it touches only what artifactfs
+// marked as its own (a marked root, marked namespace directories, marked
+// entries), reached without following a symlink, and never removes across
+// a mount point; anything else is reported as an error wrapping
+// ErrNotOwned or ErrMounted and left alone. Errors on one item do not
+// stop the others; they are joined in the returned error.
 func GC(ctx context.Context, c *client.Client, root, ns string, dryRun bool) ([]Removed, error) {
 	if err := ValidName(ns); err != nil {
 		return nil, fmt.Errorf("namespace: %w", err)
@@ -40,20 +43,22 @@ func GC(ctx context.Context, c *client.Client, root, ns string, dryRun bool) ([]
 	ctx = namespaces.WithNamespace(ctx, ns)
 	var removed []Removed
 	var errs []error
-	for _, dir := range []struct{ kind, path string }{
-		{"path", filepath.Join(root, ns)},
-		{"view-mount", filepath.Join(root, viewsDir, ns)},
-	} {
-		ids, err := os.ReadDir(dir.path)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
+	for _, dir := range []struct {
+		kind string
+		view bool
+	}{{"path", false}, {"view-mount", true}} {
+		ids, err := listEntries(root, dir.view, ns)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("gc: %w", err))
 			continue
 		}
 		for _, id := range ids {
-			gone, err := containerGone(ctx, c, id.Name())
+			e := entry{root: root, view: dir.view, ns: ns, id: id}
+			if err := ValidName(id); err != nil {
+				errs = append(errs, fmt.Errorf("gc %s: %w", e, err))
+				continue
+			}
+			gone, err := containerGone(ctx, c, id)
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -61,14 +66,14 @@ func GC(ctx context.Context, c *client.Client, root, ns string, dryRun bool) ([]
 			if !gone {
 				continue
 			}
-			p := filepath.Join(dir.path, id.Name())
-			if !dryRun {
-				if err := clearPath(p); err != nil {
-					errs = append(errs, fmt.Errorf("gc %s: %w", p, err))
-					continue
-				}
+			found, err := e.clear(dryRun)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("gc: %w", err))
+				continue
 			}
-			removed = append(removed, Removed{Kind: dir.kind, Namespace: ns, ContainerID: id.Name(), Name: p})
+			if found {
+				removed = append(removed, Removed{Kind: dir.kind, Namespace: ns, ContainerID: id, Name: e.String()})
+			}
 		}
 	}
 	found, err := view.GC(ctx, c, ns, dryRun)
@@ -81,12 +86,22 @@ func GC(ctx context.Context, c *client.Client, root, ns string, dryRun bool) ([]
 	return removed, errors.Join(errs...)
 }
 
-// clearPath unmounts everything at or below p and removes it.
-func clearPath(p string) error {
-	if _, err := unmountTree(p); err != nil {
-		return err
+// listEntries returns the names in the namespace directory ns (under
+// .views when view is true) of root, reached from the marked root without
+// following a symlink; the directory must be marked. A root or namespace
+// directory that does not exist holds nothing.
+func listEntries(root string, view bool, ns string) ([]string, error) {
+	parent, exists, err := entry{root: root, view: view, ns: ns, id: "x"}.openParent()
+	if err != nil || !exists {
+		return nil, err
 	}
-	return removeTree(p)
+	f := os.NewFile(uintptr(parent), filepath.Join(append([]string{root}, parents(view, ns)...)...))
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", f.Name(), err)
+	}
+	return names, nil
 }
 
 // containerGone reports whether containerd no longer knows container id.

@@ -3,7 +3,6 @@ package shimglue
 import (
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 
 	"golang.org/x/sys/unix"
@@ -74,21 +73,4 @@ func unmountOne(mp string) (detached bool, err error) {
 	default:
 		return detached, fmt.Errorf("unmount %s: %w", mp, err)
 	}
-}
-
-// removeTree removes the directory p and what it holds, once nothing is
-// mounted at or below it: a copy-mode dir holds files, a bind-mode dir the
-// empty files and dirs the binds were mounted on. A missing p is fine.
-func removeTree(p string) error {
-	mps, err := mountsUnder(p)
-	if err != nil {
-		return err
-	}
-	if len(mps) > 0 {
-		return fmt.Errorf("remove %s: still mounted at %s", p, mps[0])
-	}
-	if err := os.RemoveAll(p); err != nil {
-		return fmt.Errorf("remove %s: %w", p, err)
-	}
-	return nil
 }

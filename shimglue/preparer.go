@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	iofs "io/fs"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 
 	"github.com/artifactfs/artifactfs/fs"
 	"github.com/artifactfs/artifactfs/internal/artifact"
@@ -125,8 +124,18 @@ func (p *Preparer) prepare(ctx context.Context, ns, id string, c *container, dec
 		Path:        path,
 		Mode:        ModePending,
 	}
+	// The shim marks its root before it looks for what an earlier attempt
+	// left there: cleanup touches only a marked root.
+	rootFd, err := ensureRoot(p.cfg.Root)
+	if err != nil {
+		return nil, err
+	}
+	unix.Close(rootFd)
 	// A crashed earlier shim may have left mounts at these paths.
-	if err := p.clearPaths(c.st.Path, viewMountpoint(p.cfg.Root, ns, id)); err != nil {
+	if err := p.clear(false, c.st); err != nil {
+		return nil, err
+	}
+	if err := p.clear(true, c.st); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -149,24 +158,13 @@ func (p *Preparer) prepare(ctx context.Context, ns, id string, c *container, dec
 	return c.st, nil
 }
 
-// clearPaths unmounts and removes what an earlier attempt left at the
-// per-container path and the view mount point.
-func (p *Preparer) clearPaths(paths ...string) error {
-	for _, path := range paths {
-		// Nothing is mounted at or below a path that does not exist (a
-		// dead FUSE mount point fails Lstat with ENOTCONN, not ENOENT);
-		// this spares reading the mount table on the usual first Create.
-		if _, err := os.Lstat(path); errors.Is(err, iofs.ErrNotExist) {
-			continue
-		}
-		if _, err := unmountTree(path); err != nil {
-			return err
-		}
-		if err := removeTree(path); err != nil {
-			return err
-		}
-	}
-	return nil
+// clear unmounts and removes what is at the per-container path (view
+// false) or the view mount point (view true) of the container st names.
+// The path is derived from the root and the names, never taken from st,
+// and only what artifactfs marked as its own is touched (entry.clear).
+func (p *Preparer) clear(view bool, st *State) error {
+	_, err := entry{root: p.cfg.Root, view: view, ns: st.Namespace, id: st.ContainerID}.clear(false)
+	return err
 }
 
 // Release undoes Prepare for container ns/id: it unmounts the
@@ -213,11 +211,16 @@ func (p *Preparer) releaseLive(ctx context.Context, key string) error {
 // Cleanup releases what the state file of bundle lists: the same as
 // Release, for a process that holds no handles (the shim's delete command
 // path, after the shim died). It is idempotent: without a state file it
-// does nothing.
+// does nothing. A state file whose paths are not exactly those the root
+// gives its namespace and container id is refused (an error wrapping
+// artifactbind.ErrNotOwnedPath) and nothing is touched.
 func (p *Preparer) Cleanup(ctx context.Context, bundle string) error {
 	st, err := LoadState(bundle)
 	if err != nil || st == nil {
 		return err
+	}
+	if err := st.CheckRoot(p.cfg.Root); err != nil {
+		return fmt.Errorf("state of bundle %s: %w", bundle, err)
 	}
 	log := p.cfg.Logger.With().Str("container", st.ContainerID).Str("namespace", st.Namespace).Logger()
 	return p.teardown(ctx, &container{bundle: bundle, st: st, log: log})
@@ -246,7 +249,7 @@ func (p *Preparer) teardown(ctx context.Context, c *container) error {
 		c.fuse = nil
 	}
 	if st.Path != "" {
-		if err := p.clearPaths(st.Path); err != nil {
+		if err := p.clear(false, st); err != nil {
 			errs = append(errs, fmt.Errorf("per-container path: %w", err))
 		}
 	}
@@ -257,7 +260,7 @@ func (p *Preparer) teardown(ctx context.Context, c *container) error {
 		c.src = nil
 	}
 	if st.ViewMountpoint != "" {
-		if err := p.clearPaths(st.ViewMountpoint); err != nil {
+		if err := p.clear(true, st); err != nil {
 			errs = append(errs, fmt.Errorf("view mount: %w", err))
 		}
 	}

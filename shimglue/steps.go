@@ -7,7 +7,6 @@ import (
 	"io"
 	iofs "io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/containerd/containerd/v2/core/mount"
@@ -101,7 +100,7 @@ func (p *Preparer) open(c *container, mounts []mount.Mount, fault func(Step) err
 	if !p.cfg.Direct || !isBlock {
 		err := fault(StepMountView)
 		if err == nil {
-			err = mountView(mounts, mp)
+			err = p.mountView(mounts, c)
 		}
 		if err == nil {
 			c.viewMounted = true
@@ -119,7 +118,7 @@ func (p *Preparer) open(c *container, mounts []mount.Mount, fault func(Step) err
 		}
 		c.log.Warn().Err(err).Str("device", dev).Msg("cannot mount the view; reading its block image directly")
 	}
-	if err := p.clearPaths(mp); err != nil {
+	if err := p.clear(true, c.st); err != nil {
 		return nil, err
 	}
 	c.st.ViewMountpoint = ""
@@ -156,26 +155,19 @@ func blockSource(mounts []mount.Mount) (string, bool) {
 	return "", false
 }
 
-// mountView mounts the view's mounts at mp, read-only, nosuid, nodev. mp
-// and the directories above it up to the root's .views are mode 0700: a
-// mounted view shows the whole image.
-func mountView(mounts []mount.Mount, mp string) error {
+// mountView makes the view mount point of the container c.st names (mode
+// 0700 like .views and the namespace directory above it: a mounted view
+// shows the whole image) and mounts the view's mounts there, read-only,
+// nosuid, nodev.
+func (p *Preparer) mountView(mounts []mount.Mount, c *container) error {
 	if len(mounts) == 0 {
 		return errors.New("the view has no mounts")
 	}
-	// The root is 0755 (per-container paths are for every user to read);
-	// .views and below are 0700.
-	root := filepath.Dir(filepath.Dir(filepath.Dir(mp)))
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(mp), 0o700); err != nil {
-		return err
-	}
-	if err := os.Mkdir(mp, 0o700); err != nil && !errors.Is(err, iofs.ErrExist) {
-		return err
-	}
 	ro, err := readOnly(mounts)
+	if err != nil {
+		return err
+	}
+	mp, err := makeEntry(p.cfg.Root, true, c.st.Namespace, c.st.ContainerID)
 	if err != nil {
 		return err
 	}
@@ -209,17 +201,15 @@ func readOnly(mounts []mount.Mount) ([]mount.Mount, error) {
 }
 
 // serve makes the per-container path serve the artifacts: a FUSE mount,
-// else read-only binds from the mounted view, else copies.
+// else a read-only stage of read-only binds from the mounted view, else
+// one of copies.
 func (p *Preparer) serve(ctx context.Context, c *container, set artifact.Set, fault func(Step) error) (Mode, error) {
-	path := c.st.Path
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return "", err
-	}
-	if err := os.Mkdir(path, 0o755); err != nil && !errors.Is(err, iofs.ErrExist) {
+	path, err := makeEntry(p.cfg.Root, false, c.st.Namespace, c.st.ContainerID)
+	if err != nil {
 		return "", err
 	}
 
-	err := fault(StepFUSE)
+	err = fault(StepFUSE)
 	if err == nil {
 		var m *fs.Mounted
 		if m, err = p.mountFUSE(ctx, c, set); err == nil {
@@ -235,7 +225,13 @@ func (p *Preparer) serve(ctx context.Context, c *container, set artifact.Set, fa
 	if c.viewMounted {
 		err := fault(StepBind)
 		if err == nil {
+			err = mountStage(path, ModeBind, set, false)
+		}
+		if err == nil {
 			err = bindAll(c.st.ViewMountpoint, path, set)
+		}
+		if err == nil {
+			err = sealStage(path)
 		}
 		if err == nil {
 			return ModeBind, nil
@@ -249,7 +245,13 @@ func (p *Preparer) serve(ctx context.Context, c *container, set artifact.Set, fa
 	if err := fault(StepCopy); err != nil {
 		return "", err
 	}
+	if err := mountStage(path, ModeCopy, set, true); err != nil {
+		return "", err
+	}
 	if err := extract.Extract(c.src, set, path, true, nil); err != nil {
+		return "", err
+	}
+	if err := sealStage(path); err != nil {
 		return "", err
 	}
 	// The copies need neither the source nor the view mount any more.
@@ -258,7 +260,7 @@ func (p *Preparer) serve(ctx context.Context, c *container, set artifact.Set, fa
 	}
 	c.src = nil
 	if c.viewMounted {
-		if err := p.clearPaths(c.st.ViewMountpoint); err != nil {
+		if err := p.clear(true, c.st); err != nil {
 			return "", err
 		}
 		c.st.ViewMountpoint = ""

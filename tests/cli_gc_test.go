@@ -2,7 +2,6 @@ package tests
 
 import (
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/mount"
 
+	"github.com/artifactfs/artifactfs/shimglue"
 	"github.com/artifactfs/artifactfs/view"
 )
 
@@ -40,12 +40,10 @@ func TestCLIGCAfterCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	viewDir := filepath.Join(root, ".views", ns, orphan.ID())
-	perContainer := filepath.Join(root, ns, orphan.ID())
-	for _, dir := range []string{viewDir, perContainer} {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
+	// The directories as the shim makes them: marked as artifactfs's own.
+	perContainer, viewDir, err := shimglue.MakeContainerDirs(root, ns, orphan.ID())
+	if err != nil {
+		t.Fatal(err)
 	}
 	if err := mount.All(v.Mounts, viewDir); err != nil {
 		t.Fatal(err)

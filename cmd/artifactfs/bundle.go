@@ -2,9 +2,12 @@ package main
 
 import (
 	"fmt"
+	iofs "io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/artifactfs/artifactfs/artifactbind"
 	"github.com/artifactfs/artifactfs/blockreader"
 	"github.com/artifactfs/artifactfs/internal/mountinfo"
 	"github.com/artifactfs/artifactfs/internal/source"
@@ -42,17 +45,53 @@ func openBundle(bundle string) (source.Source, map[string]string, error) {
 }
 
 // stateSource opens the view a state file records: its mountpoint, or its
-// block file or device when the view is not mounted.
+// block file or device when the view is not mounted. The recorded paths
+// must be exactly those the root ($ARTIFACTFS_ROOT) gives the container;
+// the view is then opened by the derived path, beneath the marked root and
+// without following a symlink (shimglue.OpenView).
 func stateSource(st *shimglue.State) (source.Source, error) {
+	root := shimglue.RootFromEnv()
+	if err := st.CheckRoot(root); err != nil {
+		return nil, fmt.Errorf("state of %s/%s: %w", st.Namespace, st.ContainerID, err)
+	}
 	if st.ViewMountpoint != "" {
-		return source.OpenDir(st.ViewMountpoint)
+		return shimglue.OpenView(root, st.Namespace, st.ContainerID)
 	}
 	for _, m := range st.ViewMounts {
 		if m.Type == "ext4" {
+			if err := checkBlockSource(m.Source); err != nil {
+				return nil, fmt.Errorf("state of %s/%s: %w", st.Namespace, st.ContainerID, err)
+			}
 			return blockreader.Open(m.Source)
 		}
 	}
 	return nil, fmt.Errorf("state of %s/%s records neither a mounted view nor a block view", st.Namespace, st.ContainerID)
+}
+
+// snapshotterDirPrefix starts the name of every containerd snapshotter's
+// directory under its root (io.containerd.snapshotter.v1.blockfile).
+const snapshotterDirPrefix = "io.containerd.snapshotter.v1."
+
+// checkBlockSource checks the block view a state file records before it is
+// read: a block device (devmapper), or a regular file inside a containerd
+// snapshotter's directory (blockfile's scratch copies), reached without a
+// symlink in its last component. Anything else on the host is refused.
+func checkBlockSource(p string) error {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return err
+	}
+	switch {
+	case fi.Mode()&iofs.ModeDevice != 0 && fi.Mode()&iofs.ModeCharDevice == 0:
+		return nil
+	case fi.Mode().IsRegular():
+		for dir := filepath.Dir(p); dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
+			if strings.HasPrefix(filepath.Base(dir), snapshotterDirPrefix) {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("view source %s: %w: neither a block device nor a file of a containerd snapshotter", p, artifactbind.ErrNotOwnedPath)
 }
 
 // bundleAnnotations reads the OCI spec annotations of a bundle.

@@ -24,11 +24,17 @@ func newGCCommand() *cobra.Command {
 containerd — per-container paths (FUSE mounts, live or stale, bind mounts,
 copies), mounted views and their loop devices, views and leases labelled
 artifactfs.io/container — and releases it, printing each item. Containers
-that still exist are never touched. --dry-run only prints.`,
+that still exist are never touched. Under --root it touches only the
+directories artifactfs marked as its own (extended attribute
+trusted.artifactfs), never follows a symlink and never removes across a
+mount point; anything else is reported and left. --dry-run only prints.`,
 		Args: exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if namespace == "" {
 				return usageError(errors.New("--namespace is required"))
+			}
+			if err := shimglue.ValidName(namespace); err != nil {
+				return usageError(fmt.Errorf("--namespace: %w", err))
 			}
 			c, err := connect(cmd.Context(), address)
 			if err != nil {

@@ -1,0 +1,286 @@
+package shimglue
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// Every directory artifactfs makes under its root — the root itself, .views,
+// the namespace directories, the per-container paths and the view mount
+// points — carries the extended attribute markerXattr, whose value says
+// what it is. Cleanup and gc touch only what carries the marker, reach it
+// from the root by descriptors (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS),
+// and never cross a mount point while removing. trusted.* attributes can be
+// set and read only with CAP_SYS_ADMIN, so no other user can forge one.
+const markerXattr = "trusted.artifactfs"
+
+// The values of markerXattr.
+const (
+	markRoot  = "root"      // the root of the per-container paths
+	markDir   = "dir"       // .views, and a namespace directory
+	markEntry = "container" // a per-container path or a view mount point
+)
+
+// maxMkdirRetries bounds how often makeEntry starts over when a namespace
+// directory it opened was removed under it (by the teardown of the
+// namespace's last container).
+const maxMkdirRetries = 8
+
+// ErrNotOwned is wrapped by every error about a directory under the root
+// that artifactfs did not mark as its own, or that is reached through a
+// symlink: cleanup and gc leave it alone.
+var ErrNotOwned = errors.New("not marked as made by artifactfs")
+
+// ErrMounted is wrapped when a removal meets a mount point it must not
+// cross.
+var ErrMounted = errors.New("a file system is mounted there")
+
+// beneath is how every path below the root is resolved: no symlink, no
+// escape, no magic link, no mount point crossed.
+const beneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV
+
+// openBeneath opens name in the directory open as dir with flags, resolved
+// with resolve; a symlink gives ELOOP, a mount point (with
+// RESOLVE_NO_XDEV) EXDEV.
+func openBeneath(dir int, name string, flags uint64, resolve uint64) (int, error) {
+	how := unix.OpenHow{Flags: flags | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: resolve}
+	for {
+		fd, err := unix.Openat2(dir, name, &how)
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+			continue
+		}
+		return fd, err
+	}
+}
+
+// openDir opens the directory name under dir for reading, by the beneath
+// rules; ELOOP (a symlink) becomes ErrNotOwned, EXDEV ErrMounted.
+func openDir(dir int, name string) (int, error) {
+	fd, err := openBeneath(dir, name, unix.O_RDONLY|unix.O_DIRECTORY, beneath)
+	switch {
+	case errors.Is(err, unix.ELOOP), errors.Is(err, unix.ENOTDIR):
+		// O_NOFOLLOW|O_DIRECTORY gives ENOTDIR for a symlink.
+		what := "not a directory"
+		var st unix.Stat_t
+		if unix.Fstatat(dir, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			what = "a symlink"
+		}
+		return -1, fmt.Errorf("%s: %w: %s", name, ErrNotOwned, what)
+	case errors.Is(err, unix.EXDEV):
+		return -1, fmt.Errorf("%s: %w", name, ErrMounted)
+	case err != nil:
+		return -1, fmt.Errorf("open %s: %w", name, err)
+	}
+	return fd, nil
+}
+
+// marker returns the marker of the file open as fd, "" when it has none.
+func marker(fd int) (string, error) {
+	buf := make([]byte, 32)
+	n, err := unix.Fgetxattr(fd, markerXattr, buf)
+	switch {
+	case errors.Is(err, unix.ENODATA), errors.Is(err, unix.ENOTSUP):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("read marker: %w", err)
+	}
+	return string(bytes.TrimSpace(buf[:n])), nil
+}
+
+// requireMark checks that the directory open as fd carries marker want.
+func requireMark(fd int, name, want string) error {
+	got, err := marker(fd)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if got != want {
+		return fmt.Errorf("%s: %w (%s=%q, want %q)", name, ErrNotOwned, markerXattr, got, want)
+	}
+	return nil
+}
+
+// setMark marks the directory open as fd.
+func setMark(fd int, name, value string) error {
+	if err := unix.Fsetxattr(fd, markerXattr, []byte(value), 0); err != nil {
+		return fmt.Errorf("mark %s as artifactfs's: %w", name, err)
+	}
+	return nil
+}
+
+// openRoot opens the root, which must carry the root marker. A root that
+// does not exist gives an error wrapping fs.ErrNotExist. The root path is
+// the configured one: symlinks in it are followed.
+func openRoot(root string) (int, error) {
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open root %s: %w", root, &os.PathError{Op: "open", Path: root, Err: err})
+	}
+	if err := requireMark(fd, "root "+root, markRoot); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// ensureRoot makes the root (mode rootPerm) and marks it, and returns it
+// open. An existing root is marked as it is: what is in it stays unowned
+// until artifactfs makes it.
+// A directory marked as something else (a namespace, a container) is
+// refused, so a root can never be nested in another.
+func ensureRoot(root string) (int, error) {
+	if err := os.MkdirAll(root, rootPerm); err != nil {
+		return -1, fmt.Errorf("make root: %w", err)
+	}
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open root %s: %w", root, err)
+	}
+	got, err := marker(fd)
+	if err == nil && got == "" {
+		err = setMark(fd, "root "+root, markRoot)
+	} else if err == nil && got != markRoot {
+		err = fmt.Errorf("root %s: %w (%s=%q)", root, ErrNotOwned, markerXattr, got)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// mkdirOwned makes the directory name under dir with mode perm and marks
+// it, and returns it open. An existing one must carry the marker, or be
+// empty (then it is adopted: an unmarked empty directory holds nothing to
+// protect).
+func mkdirOwned(dir int, name string, perm uint32, mark string) (int, error) {
+	err := unix.Mkdirat(dir, name, perm)
+	created := err == nil
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return -1, fmt.Errorf("mkdir %s: %w", name, err)
+	}
+	fd, err := openDir(dir, name)
+	if err != nil {
+		return -1, err
+	}
+	if !created {
+		got, err := marker(fd)
+		if err == nil && got != mark && (got != "" || !emptyDir(fd)) {
+			err = fmt.Errorf("%s: %w (%s=%q, want %q)", name, ErrNotOwned, markerXattr, got, mark)
+		}
+		if err != nil || got == mark {
+			return closeOnErr(fd, err)
+		}
+	}
+	// umask narrowed the mode of a new directory.
+	if err := unix.Fchmod(fd, perm); err != nil {
+		return closeOnErr(fd, fmt.Errorf("chmod %s: %w", name, err))
+	}
+	return closeOnErr(fd, setMark(fd, name, mark))
+}
+
+func closeOnErr(fd int, err error) (int, error) {
+	if err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// emptyDir reports whether the directory open as fd holds no entry.
+func emptyDir(fd int) bool {
+	d, err := unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	f := os.NewFile(uintptr(d), ".")
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	return err != nil && len(names) == 0
+}
+
+// parents returns the directories between the root and an entry: the
+// namespace directory, under .views for a view mount point.
+func parents(view bool, ns string) []string {
+	if view {
+		return []string{viewsDir, ns}
+	}
+	return []string{ns}
+}
+
+// The modes of the directories under the root: the root, the namespace
+// directories and the per-container paths are 0755 (per-container paths
+// are for every user to read); .views and everything below it are 0700,
+// since a mounted view shows the whole image.
+const (
+	rootPerm = 0o755
+	viewPerm = 0o700
+)
+
+// permOf returns the mode of the directories of an entry.
+func permOf(view bool) uint32 {
+	if view {
+		return viewPerm
+	}
+	return rootPerm
+}
+
+// makeEntry makes the per-container path (view false) or the view mount
+// point (view true) of container ns/id under root, marking every
+// directory it makes, and returns its path. When a namespace directory is
+// removed under it by a concurrent teardown, it starts over.
+func makeEntry(root string, view bool, ns, id string) (string, error) {
+	if err := checkNames(ns, id); err != nil {
+		return "", err
+	}
+	for range maxMkdirRetries {
+		err := makeEntryOnce(root, view, ns, id)
+		if !errors.Is(err, unix.ENOENT) {
+			return filepath.Join(append(append([]string{root}, parents(view, ns)...), id)...), err
+		}
+	}
+	return "", fmt.Errorf("make the directories of %s/%s: namespace directory removed %d times under us", ns, id, maxMkdirRetries)
+}
+
+func makeEntryOnce(root string, view bool, ns, id string) error {
+	dir, err := ensureRoot(root)
+	if err != nil {
+		return err
+	}
+	defer func() { unix.Close(dir) }()
+	for _, name := range parents(view, ns) {
+		next, err := mkdirOwned(dir, name, permOf(view), markDir)
+		if err != nil {
+			return err
+		}
+		unix.Close(dir)
+		dir = next
+	}
+	fd, err := mkdirOwned(dir, id, permOf(view), markEntry)
+	if err != nil {
+		return err
+	}
+	return unix.Close(fd)
+}
+
+// checkNames checks that ns and id are plain path components.
+func checkNames(ns, id string) error {
+	_, err := ContainerPath("/", ns, id)
+	return err
+}
+
+// MakeContainerDirs makes, as the shim does before it mounts anything,
+// the marked per-container path and view mount point of container ns/id
+// under root, and returns them. Tools and tests that recreate what a
+// crashed shim left use it; the shim itself makes each when it needs it.
+func MakeContainerDirs(root, ns, id string) (path, viewMountpoint string, err error) {
+	if path, err = makeEntry(root, false, ns, id); err != nil {
+		return "", "", err
+	}
+	viewMountpoint, err = makeEntry(root, true, ns, id)
+	return path, viewMountpoint, err
+}
