@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/shim"
 )
 
@@ -47,7 +48,8 @@ func (m *Manager) Stop(ctx context.Context, id string) (shim.StopStatus, error) 
 		defer c.Close()
 	}
 	p := NewPreparer(viewer, m.opts...)
-	if cerr := p.Cleanup(ctx, bundle); cerr != nil {
+	ns, _ := namespaces.Namespace(ctx)
+	if cerr := p.CleanupContainer(ctx, bundle, ns, id); cerr != nil {
 		p.cfg.Logger.Warn().Err(cerr).Str("bundle", bundle).Str("container", id).
 			Msg("clean up snapshot view; `artifactfs gc` releases what is left")
 	}

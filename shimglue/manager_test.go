@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/shim"
 )
 
@@ -48,4 +49,30 @@ func TestManagerStop(t *testing.T) {
 	if _, err := m.Stop(ctx, "c1"); err != nil || inner.stopped != 2 {
 		t.Errorf("second Stop = %v", err)
 	}
+}
+
+// TestManagerStopOtherContainersState: the delete command of container c2
+// finds, in c2's bundle, a state file naming c1 (copied or forged): it
+// leaves c1's per-container path, view and lease alone.
+func TestManagerStopOtherContainersState(t *testing.T) {
+	e := newTestEnv(t)
+	img := testImage(t, nil)
+	v := newFakeViewer(blockfileMount(img))
+	p := e.preparer(v)
+	st, err := p.Prepare(context.Background(), "ns", "c1", e.bundle, gated)
+	if err != nil || !st.Ready() {
+		t.Fatalf("Prepare = %+v, %v", st, err)
+	}
+	defer p.Release(context.Background(), "ns", "c1")
+	m := WrapManager(&fakeShim{}, WithRoot(e.root))
+	m.newViewer = func(string) Viewer { return v }
+	ctx := namespaces.WithNamespace(context.Background(), "ns")
+	ctx = context.WithValue(ctx, shim.OptsKey{}, shim.Opts{BundlePath: e.bundle})
+	if _, err := m.Stop(ctx, "c2"); err != nil {
+		t.Fatal(err)
+	}
+	if v.releases != 0 {
+		t.Errorf("%d views released by c2's delete command; want c1's left alone", v.releases)
+	}
+	checkServed(t, st.Path, wantFiles(t, img))
 }

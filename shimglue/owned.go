@@ -127,13 +127,13 @@ func openRoot(root string) (int, error) {
 	return fd, nil
 }
 
-// ensureRoot makes the root (mode rootPerm) and marks it, and returns it
+// ensureRoot makes the root (mode dirPerm, an existing one is tightened to it) and marks it, and returns it
 // open. An existing root is marked as it is: what is in it stays unowned
 // until artifactfs makes it.
 // A directory marked as something else (a namespace, a container) is
 // refused, so a root can never be nested in another.
 func ensureRoot(root string) (int, error) {
-	if err := os.MkdirAll(root, rootPerm); err != nil {
+	if err := os.MkdirAll(root, dirPerm); err != nil {
 		return -1, fmt.Errorf("make root: %w", err)
 	}
 	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -145,6 +145,10 @@ func ensureRoot(root string) (int, error) {
 		err = setMark(fd, "root "+root, markRoot)
 	} else if err == nil && got != markRoot {
 		err = fmt.Errorf("root %s: %w (%s=%q)", root, ErrNotOwned, markerXattr, got)
+	}
+	if err == nil {
+		// A root made by an older version, or by hand, may be open to all.
+		err = tighten(fd, "root "+root)
 	}
 	if err != nil {
 		unix.Close(fd)
@@ -212,22 +216,19 @@ func parents(view bool, ns string) []string {
 	return []string{ns}
 }
 
-// The modes of the directories under the root: the root, the namespace
-// directories and the per-container paths are 0755 (per-container paths
-// are for every user to read); .views and everything below it are 0700,
-// since a mounted view shows the whole image.
-const (
-	rootPerm = 0o755
-	viewPerm = 0o700
-)
+// dirPerm is the mode of the root and of every directory under it: only
+// root may traverse them, so no other local user reaches a container's
+// artifacts (urunc.json may carry secrets in its cmdline) nor a mounted
+// view (the whole image). The VMM reads the artifacts through the binds
+// urunc makes of them into its monitor rootfs, whatever uid it runs as:
+// a bind does not pass through these directories, and the FUSE mount
+// allows other users, with each file's own mode (docs/operations.md,
+// "Permissions").
+const dirPerm = 0o700
 
-// permOf returns the mode of the directories of an entry.
-func permOf(view bool) uint32 {
-	if view {
-		return viewPerm
-	}
-	return rootPerm
-}
+// permOf returns the mode of the directories of an entry: the same for
+// per-container paths and views.
+func permOf(bool) uint32 { return dirPerm }
 
 // makeEntry makes the per-container path (view false) or the view mount
 // point (view true) of container ns/id under root, marking every
@@ -283,4 +284,20 @@ func MakeContainerDirs(root, ns, id string) (path, viewMountpoint string, err er
 	}
 	viewMountpoint, err = makeEntry(root, true, ns, id)
 	return path, viewMountpoint, err
+}
+
+// tighten sets the mode of the directory open as fd to dirPerm when it is
+// more open.
+func tighten(fd int, what string) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("stat %s: %w", what, err)
+	}
+	if st.Mode&0o777&^dirPerm == 0 {
+		return nil
+	}
+	if err := unix.Fchmod(fd, dirPerm); err != nil {
+		return fmt.Errorf("chmod %s: %w", what, err)
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
+	"github.com/artifactfs/artifactfs/artifactbind"
 	"github.com/artifactfs/artifactfs/fs"
 	"github.com/artifactfs/artifactfs/internal/artifact"
 	"github.com/artifactfs/artifactfs/internal/source"
@@ -215,9 +216,29 @@ func (p *Preparer) releaseLive(ctx context.Context, key string) error {
 // gives its namespace and container id is refused (an error wrapping
 // artifactbind.ErrNotOwnedPath) and nothing is touched.
 func (p *Preparer) Cleanup(ctx context.Context, bundle string) error {
+	return p.cleanup(ctx, bundle, "", "")
+}
+
+// CleanupContainer is Cleanup for the bundle of container ns/id: a state
+// file naming another container is refused (an error wrapping
+// artifactbind.ErrNotOwnedPath) and nothing is touched, so that a state
+// file written into one bundle cannot release another container's
+// artifacts. The shim's delete command, which is handed a container id
+// and finds its bundle, uses it.
+func (p *Preparer) CleanupContainer(ctx context.Context, bundle, ns, id string) error {
+	return p.cleanup(ctx, bundle, ns, id)
+}
+
+// cleanup is Cleanup, checking the container the state names when id is
+// set (and its namespace, when ns is).
+func (p *Preparer) cleanup(ctx context.Context, bundle, ns, id string) error {
 	st, err := LoadState(bundle)
 	if err != nil || st == nil {
 		return err
+	}
+	if id != "" && (st.ContainerID != id || ns != "" && st.Namespace != ns) {
+		return fmt.Errorf("state of bundle %s names container %s/%s, not %s/%s: %w",
+			bundle, st.Namespace, st.ContainerID, ns, id, artifactbind.ErrNotOwnedPath)
 	}
 	if err := st.CheckRoot(p.cfg.Root); err != nil {
 		return fmt.Errorf("state of bundle %s: %w", bundle, err)

@@ -5,11 +5,13 @@ import (
 	iofs "io/fs"
 	"syscall"
 
+	"github.com/artifactfs/artifactfs/artifactbind"
 	"github.com/artifactfs/artifactfs/blockreader"
 	"github.com/artifactfs/artifactfs/internal/artifact"
 	"github.com/artifactfs/artifactfs/internal/extract"
 	"github.com/artifactfs/artifactfs/internal/imagepath"
 	"github.com/artifactfs/artifactfs/internal/source"
+	"github.com/artifactfs/artifactfs/shimglue"
 )
 
 // Exit codes, a contract for scripts (documented in docs/cli.md).
@@ -19,7 +21,7 @@ const (
 	exitUsage    = 2 // bad flags or arguments
 	exitImage    = 3 // the image or its urunc.json is malformed or unsupported
 	exitNotFound = 4 // a source, artifact or path does not exist
-	exitRefused  = 5 // refused by a host-protection rule: path, file type, size cap
+	exitRefused  = 5 // refused by a host-protection rule: path, file type, size cap, a path or directory artifactfs did not make
 	exitMount    = 6 // mounting or unmounting failed (busy, not permitted, not mounted)
 )
 
@@ -69,7 +71,8 @@ func exitCode(err error) int {
 		return exitImage
 	case errors.Is(err, imagepath.ErrInvalid), errors.Is(err, source.ErrNotRegular),
 		errors.Is(err, artifact.ErrTooLarge), errors.Is(err, errNotArtifact),
-		errors.Is(err, extract.ErrSymlink):
+		errors.Is(err, extract.ErrSymlink), errors.Is(err, artifactbind.ErrNotOwnedPath),
+		errors.Is(err, shimglue.ErrNotOwned), errors.Is(err, shimglue.ErrMounted):
 		return exitRefused
 	case errors.Is(err, iofs.ErrNotExist), errors.Is(err, artifact.ErrNoKernel),
 		errors.Is(err, syscall.ENOTDIR): // a path through a file does not exist either
