@@ -1,6 +1,8 @@
 package shimtest
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -31,7 +33,7 @@ type shimBuild struct {
 }
 
 // ShimDir builds the shim as it ships (no build tags: it reads no fault
-// injection) into ctrtest.CacheDir()/shim, once per process, and returns
+// injection) into ctrtest.CacheDir()/shim-<checkout>, once per process, and returns
 // that directory, to be put on the daemon's PATH. repo is the repository's
 // root directory. Test packages running at the same time share the
 // directory: the build goes to a temporary file under a lock and is
@@ -40,13 +42,25 @@ func ShimDir(repo string) (string, error) { return shipped.get(repo) }
 
 // FaultShimDir is ShimDir for the build with the artifactfs_faults tag,
 // which fails the steps named by shimglue's FailAtAnnotation and
-// FailAtEnv, into ctrtest.CacheDir()/shim-faults. Only tests that inject
+// FailAtEnv, into ctrtest.CacheDir()/shim-faults-<checkout>. Only tests that inject
 // failures use it; every other test runs the shipped build.
 func FaultShimDir(repo string) (string, error) { return faulty.get(repo) }
 
+// checkout names the checkout at repo by a hash of its absolute path: two
+// checkouts (a CI clone, another engineer's tree) testing at the same time
+// must not replace each other's shim under a running daemon.
+func checkout(repo string) string {
+	abs, err := filepath.Abs(repo)
+	if err != nil {
+		abs = repo
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return hex.EncodeToString(sum[:6])
+}
+
 func (b *shimBuild) get(repo string) (string, error) {
 	b.once.Do(func() {
-		b.path = filepath.Join(ctrtest.CacheDir(), b.dir)
+		b.path = filepath.Join(ctrtest.CacheDir(), b.dir+"-"+checkout(repo))
 		var flags []string
 		if b.tags != "" {
 			flags = []string{"-tags", b.tags}
