@@ -55,12 +55,16 @@ const runtimeLeftoversAreLeaks = false
 func (s *soak) checkRuntime(i int, f fault) {
 	ns := s.d.Namespace
 	found := func(what, p string, remove func(string)) {
+		remove(p)
+		if s.runtimeSeen[p] { // could not be removed: counted once
+			return
+		}
+		s.runtimeSeen[p] = true
 		s.runtimeLeft[string(f.kind)+" "+what]++
 		if runtimeLeftoversAreLeaks {
 			s.leaks++
 			s.t.Errorf("cycle %d after %s: left: %s %s", i, f, what, p)
 		}
-		remove(p)
 	}
 	rm := func(p string) { _ = os.RemoveAll(p) }
 	for _, id := range s.ids {

@@ -95,6 +95,7 @@ func newSoak(t *testing.T, seed uint64) *soak {
 		opErrs:      map[string]int{},
 		gcNeeded:    map[string]int{},
 		runtimeLeft: map[string]int{},
+		runtimeSeen: map[string]bool{},
 	}
 	s.d, err = ctrtest.Start(context.Background(), ctrtest.Options{
 		ExtraPath:     []string{shimDir},
@@ -151,11 +152,12 @@ type soak struct {
 	baseline    map[string]bool // what the witness holds: not a leak
 	ids         []string        // every container id used, for their shim sockets
 
-	injected    map[string]int // faults injected, by "kind@point"
-	missed      map[string]int // faults drawn that found nothing to hit
-	opErrs      map[string]int // operations that failed after a fault, by kind
-	gcNeeded    map[string]int // items gc had to remove, by fault kind
-	runtimeLeft map[string]int // what containerd and runc left, by fault kind and item
+	injected    map[string]int  // faults injected, by "kind@point"
+	missed      map[string]int  // faults drawn that found nothing to hit
+	opErrs      map[string]int  // operations that failed after a fault, by kind
+	gcNeeded    map[string]int  // items gc had to remove, by fault kind
+	runtimeLeft map[string]int  // what containerd and runc left, by fault kind and item
+	runtimeSeen map[string]bool // the paths counted in runtimeLeft
 	leaks       int
 	faulty      int // cycles with a fault
 }
