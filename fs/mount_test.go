@@ -221,6 +221,10 @@ func abortFUSE(t *testing.T, mnt string) {
 // when the kernel accepted them.
 func TestMountPassthroughKeepsProbedFiles(t *testing.T) {
 	requireFUSE(t)
+	// The test's source is a writable directory; treat it as immutable,
+	// as a read-only view is, so that passthrough is offered at all.
+	isImmutable = func(int) bool { return true }
+	t.Cleanup(func() { isImmutable = immutable })
 	src, _ := imageDir(t)
 	root, err := New(src, artifactPaths)
 	if err != nil {

@@ -114,6 +114,12 @@ func abortConnection(mp string) error {
 		return err
 	}
 	p := filepath.Join(fusectlDir, conn, "abort")
+	if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+		// fusectl is not mounted on every host (none here is by default).
+		if err := unix.Mount("fusectl", fusectlDir, "fusectl", 0, ""); err != nil && !errors.Is(err, unix.EBUSY) {
+			return fmt.Errorf("abort FUSE connection %s of %s: mount fusectl on %s: %w", conn, mp, fusectlDir, err)
+		}
+	}
 	if err := os.WriteFile(p, []byte("1"), 0); err != nil {
 		return fmt.Errorf("abort FUSE connection %s of %s: %w", conn, mp, err)
 	}

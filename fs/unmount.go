@@ -92,7 +92,7 @@ func Unmount(mountpoint string, lazy bool) error {
 // UnmountWithin unmounts the artifactfs mount at mountpoint, served by this
 // or another process. A stale mount (server gone) is detached. A mount
 // whose server does not answer a statfs within timeout (stopped, hung) has
-// its connection aborted through fusectl, where that is mounted, and is
+// its connection aborted through fusectl (mounted for the purpose when it is not), and is
 // detached. When a file on the mount is open, it fails with an error
 // wrapping syscall.EBUSY, unless lazy is set: then the mount is detached
 // (MNT_DETACH) and its server exits once the last file is closed. A
@@ -142,7 +142,7 @@ func UnmountWithin(mountpoint string, lazy bool, timeout time.Duration) error {
 }
 
 // detachHung frees mp from a mount whose server does not answer: it aborts
-// the connection (best effort: fusectl may not be mounted), which wakes
+// the connection (best effort: fusectl is mounted when missing, which needs root), which wakes
 // every process waiting on the server, and detaches the mount.
 func detachHung(mp string) error {
 	abortErr := abortConnection(mp)

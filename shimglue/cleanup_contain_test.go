@@ -188,3 +188,28 @@ func TestReleaseRemovesEmptyNamespaceDirs(t *testing.T) {
 	}
 	e.requireClean(t, v, img)
 }
+
+// TestPrepareAdoptsUnmarkedNamespaceDir: a namespace directory left by a
+// version before the markers, still holding an entry of its own, does not
+// fail later Creates; its unmarked entry stays untouched by Release.
+func TestPrepareAdoptsUnmarkedNamespaceDir(t *testing.T) {
+	e := newTestEnv(t)
+	img := testImage(t, nil)
+	v := newFakeViewer(blockfileMount(img))
+	old := filepath.Join(e.root, "ns", "old-container")
+	if err := os.MkdirAll(old, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := e.preparer(v)
+	st, err := p.Prepare(context.Background(), "ns", "c1", e.bundle, gated)
+	if err != nil || !st.Ready() {
+		t.Fatalf("Prepare under an unmarked namespace dir = %+v, %v; want the artifacts served", st, err)
+	}
+	checkServed(t, st.Path, wantFiles(t, img))
+	if err := p.Release(context.Background(), "ns", "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); err != nil {
+		t.Errorf("the unmarked entry of the older version: %v; want it left alone", err)
+	}
+}

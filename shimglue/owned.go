@@ -159,8 +159,11 @@ func ensureRoot(root string) (int, error) {
 
 // mkdirOwned makes the directory name under dir with mode perm and marks
 // it, and returns it open. An existing one must carry the marker, or be
-// empty (then it is adopted: an unmarked empty directory holds nothing to
-// protect).
+// unmarked and then is adopted: an empty one holds nothing to protect,
+// and a namespace or .views directory (mark markDir) is adopted whatever
+// it holds — one left by a version before the markers must not fail every
+// later Create — since marking it gives nothing in it away: its unmarked
+// entries stay unowned (gc reports them and never removes them).
 func mkdirOwned(dir int, name string, perm uint32, mark string) (int, error) {
 	err := unix.Mkdirat(dir, name, perm)
 	created := err == nil
@@ -173,7 +176,7 @@ func mkdirOwned(dir int, name string, perm uint32, mark string) (int, error) {
 	}
 	if !created {
 		got, err := marker(fd)
-		if err == nil && got != mark && (got != "" || !emptyDir(fd)) {
+		if err == nil && got != mark && (got != "" || mark != markDir && !emptyDir(fd)) {
 			err = fmt.Errorf("%s: %w (%s=%q, want %q)", name, ErrNotOwned, markerXattr, got, mark)
 		}
 		if err != nil || got == mark {

@@ -52,6 +52,12 @@ func (e entry) openParent() (fd int, exists bool, err error) {
 		}
 		if err == nil {
 			err = requireMark(next, name, markDir)
+			if errors.Is(err, ErrNotOwned) && !entryExists(next, e.id) {
+				// Unmarked (a version before the markers made it, and
+				// Prepare adopts it): nothing of e is in it.
+				unix.Close(next)
+				return -1, false, nil
+			}
 		}
 		if err != nil {
 			return closeErr(next, fmt.Errorf("%s: %w", e, err))
@@ -59,6 +65,13 @@ func (e entry) openParent() (fd int, exists bool, err error) {
 		dir = next
 	}
 	return dir, true, nil
+}
+
+// entryExists reports whether name exists in the directory open as dir
+// (not followed).
+func entryExists(dir int, name string) bool {
+	var st unix.Stat_t
+	return !errors.Is(unix.Fstatat(dir, name, &st, unix.AT_SYMLINK_NOFOLLOW), unix.ENOENT)
 }
 
 // parentExists reports whether e's namespace directory, or something in

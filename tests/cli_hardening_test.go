@@ -3,6 +3,7 @@ package tests
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,6 +140,10 @@ func TestCLIHungMountBounded(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	// kill returns before every thread has stopped: a request read by a
+	// thread still running would be in the server's hands, and its caller
+	// would wait for it uninterruptibly, past any timeout.
+	waitStopped(t, pid)
 	const limit = 15 * time.Second // the default timeout is 5s
 
 	r = cliWithin(t, limit, "status", "--root", root)
@@ -157,5 +162,27 @@ func TestCLIHungMountBounded(t *testing.T) {
 	}
 	if fuseIsMounted(t, mnt) {
 		t.Fatalf("%s still mounted after umount", mnt)
+	}
+}
+
+// waitStopped waits until every thread of process pid is stopped.
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		stats, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		stopped := len(stats) > 0
+		for _, p := range stats {
+			b, err := os.ReadFile(p)
+			// The state follows the command name in parentheses.
+			if i := bytes.LastIndexByte(b, ')'); err != nil || i < 0 || i+2 >= len(b) || b[i+2] != 'T' && b[i+2] != 't' {
+				stopped = false
+			}
+		}
+		if stopped {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d: not every thread stopped after SIGSTOP", pid)
+		}
 	}
 }
