@@ -35,6 +35,14 @@ func (p *Preparer) prepareWithin(ctx context.Context, ns, id string, c *containe
 		return r.st, r.err
 	case <-dctx.Done():
 	}
+	// The goroutine cancels dctx once it has sent its result, and a
+	// preparation may end just as the deadline passes: a result that is
+	// there wins over the deadline.
+	select {
+	case r := <-done:
+		return r.st, r.err
+	default:
+	}
 	// Either prepare recorded the container before the deadline (its
 	// result is on its way) or it never will.
 	p.mu.Lock()
