@@ -93,6 +93,11 @@ func closeErr(fd int, err error) (int, bool, error) {
 // directory's mount without its submounts (open_tree), so a live or stale
 // mount at e does not hide it. exists is false when there is no e.
 func (e entry) checkOwned(parent int) (exists bool, err error) {
+	// The usual first Create: nothing there (a stale FUSE mount at e
+	// gives ENOTCONN, not ENOENT), no mount to clone.
+	if !entryExists(parent, e.id) {
+		return false, nil
+	}
 	tree, err := unix.OpenTree(parent, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
 	if err != nil {
 		return false, fmt.Errorf("%s: clone the mount of its parent: %w", e, err)

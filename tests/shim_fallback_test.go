@@ -3,12 +3,16 @@ package tests
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
 	"github.com/artifactfs/artifactfs/shimglue"
@@ -17,8 +21,10 @@ import (
 // TestShimWithoutFUSE runs containerd, its shims and runc in a mount
 // namespace where /dev/fuse is /dev/null: the per-container path is served
 // with read-only binds from the mounted view, or, when block views are
-// read directly (ARTIFACTFS_DIRECT), with copies; the container sees the
-// same bytes either way, and nothing is left.
+// read directly (ARTIFACTFS_DIRECT), with copies; either way it is a
+// read-only mount point where root can create nothing, the container sees
+// the same bytes, and nothing is left — after the namespace's last
+// container, neither <root>/<ns> nor <root>/.views/<ns>.
 func TestShimWithoutFUSE(t *testing.T) {
 	for _, tt := range []struct {
 		direct bool
@@ -46,12 +52,18 @@ func TestShimWithoutFUSE(t *testing.T) {
 						t.Errorf("%s at the per-container path: %d bytes, %v", p, len(got), err)
 					}
 				}
+				requireROMountPoint(t, state.Path)
 			})
 			if code := st.run(t, ctx); code != 0 || st.stdout.String() != e.wantSums() {
 				t.Fatalf("exit %d, container saw:\n%s%s", code, st.stdout, st.stderr)
 			}
 			st.remove(t, ctx)
 			e.checkNoLeaks(t, "after delete")
+			for _, d := range []string{filepath.Join(e.Root, e.D.Namespace), filepath.Join(e.Root, ".views", e.D.Namespace)} {
+				if _, err := os.Lstat(d); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("%s left after the namespace's last container: %v", d, err)
+				}
+			}
 		})
 	}
 }
@@ -101,4 +113,28 @@ func TestShimConcurrent(t *testing.T) {
 	}
 	t.Logf("%d containers created, run and deleted concurrently in %s", n, time.Since(begin).Round(time.Millisecond))
 	e.checkNoLeaks(t, "after deleting them all")
+}
+
+// requireROMountPoint fails unless path is the root of a mount (statx, so
+// that it works in the calling thread's mount namespace) on a read-only
+// file system where creating a file or a directory fails with EROFS.
+func requireROMountPoint(t *testing.T, path string) {
+	t.Helper()
+	var stx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, path, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BASIC_STATS, &stx); err != nil {
+		t.Fatal(err)
+	}
+	if stx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT == 0 || stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT == 0 {
+		t.Errorf("%s is not a mount point", path)
+	}
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(path, &sfs); err != nil || sfs.Flags&unix.ST_RDONLY == 0 {
+		t.Errorf("%s: statfs flags %#x, %v; want read-only", path, sfs.Flags, err)
+	}
+	if err := os.WriteFile(filepath.Join(path, "planted"), nil, 0o644); !errors.Is(err, syscall.EROFS) {
+		t.Errorf("touch in %s: %v, want EROFS", path, err)
+	}
+	if err := os.Mkdir(filepath.Join(path, "planted-dir"), 0o755); !errors.Is(err, syscall.EROFS) {
+		t.Errorf("mkdir in %s: %v, want EROFS", path, err)
+	}
 }
