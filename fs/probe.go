@@ -36,10 +36,6 @@ var (
 // goroutine is left blocked in the kernel (it returns when the server
 // answers or its connection is aborted) and the error wraps ErrHung.
 func Within(timeout time.Duration, what string, f func() error) error {
-	return within(timeout, what, f)
-}
-
-func within(timeout time.Duration, what string, f func() error) error {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
@@ -68,7 +64,7 @@ func Probe(path string, timeout time.Duration) error {
 func statfsWithin(path string, timeout time.Duration) (unix.Statfs_t, error) {
 	var st unix.Statfs_t
 	res := make(chan unix.Statfs_t, 1)
-	err := within(timeout, "statfs "+path, func() error {
+	err := Within(timeout, "statfs "+path, func() error {
 		var s unix.Statfs_t
 		err := unix.Statfs(path, &s)
 		res <- s
@@ -84,7 +80,7 @@ func statfsWithin(path string, timeout time.Duration) (unix.Statfs_t, error) {
 // with lstat bounded by timeout.
 func checkNotSymlink(mp string, timeout time.Duration) error {
 	var fi os.FileInfo
-	err := within(timeout, "lstat "+mp, func() error {
+	err := Within(timeout, "lstat "+mp, func() error {
 		var err error
 		fi, err = os.Lstat(mp)
 		return err

@@ -51,15 +51,13 @@ const ModeNone Mode = "none"
 // maxStatusFiles bounds how many files status lists under one path.
 const maxStatusFiles = 16
 
-// Status is StatusWithin with afs.DefaultTimeout.
-func Status(root string) ([]Entry, error) { return StatusWithin(root, afs.DefaultTimeout) }
-
-// StatusWithin describes every per-container path under root
+// Status describes every per-container path under root
 // (<root>/<namespace>/<container-id>), sorted by namespace and id. A root
 // that does not exist has none. Each look into a per-container path is
-// bounded by timeout: a FUSE mount whose server does not answer is
-// reported Hung instead of blocking the caller.
-func StatusWithin(root string, timeout time.Duration) ([]Entry, error) {
+// bounded by timeout (not positive: afs.DefaultTimeout): a FUSE mount
+// whose server does not answer is reported Hung instead of blocking the
+// caller.
+func Status(root string, timeout time.Duration) ([]Entry, error) {
 	root, err := mountinfo.Canonical(root)
 	if err != nil {
 		return nil, err

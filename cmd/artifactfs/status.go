@@ -20,7 +20,7 @@ func newStatusCommand() *cobra.Command {
 		Short: "List every per-container path: container, mode, artifacts, healthy or stale",
 		Args:  exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			entries, err := shimglue.StatusWithin(root, timeout)
+			entries, err := shimglue.Status(root, timeout)
 			if err != nil {
 				return err
 			}
