@@ -148,6 +148,17 @@ func TestPodShimKilled(t *testing.T) {
 			}
 		}
 	}
+	// And the sandbox: until CRI has handled the pause container's exit,
+	// RemovePodSandbox still talks to the dead shim ("ttrpc: closed").
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := e.C.Runtime.PodSandboxStatus(e.ctx(t), &runtimeapi.PodSandboxStatusRequest{PodSandboxId: p.ID})
+		if err == nil && resp.GetStatus().GetState() == runtimeapi.PodSandboxState_SANDBOX_NOTREADY {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pod %s: state %v, %v 20s after its shim was killed; want not ready", p.ID, resp.GetStatus().GetState(), err)
+		}
+	}
 	// containerd ran the shim's delete for each container: artifactfs's
 	// part is gone before the pod is.
 	for _, id := range []string{a, b} {

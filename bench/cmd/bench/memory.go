@@ -23,6 +23,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/artifactfs/artifactfs/blockreader"
 	"github.com/artifactfs/artifactfs/fs"
 	"github.com/artifactfs/artifactfs/internal/mountinfo"
@@ -82,13 +84,27 @@ func openSource(kind, path string) (source.Source, error) {
 
 // treeDir writes, under work, a host directory holding the same kernel
 // (same content) and urunc.json as contiguousImage(work, sizeMiB), for the
-// directory source.
-func treeDir(work string, sizeMiB int) (string, error) {
+// directory source, and binds it onto itself read-only, as a snapshot view
+// is mounted: FUSE passthrough serves only files that cannot change. The
+// returned function unmounts it.
+func treeDir(work string, sizeMiB int) (string, func() error, error) {
 	dir := filepath.Join(work, fmt.Sprintf("tree%d", sizeMiB))
 	if err := writeTree(dir, testimage.Payload(uint64(sizeMiB), sizeMiB<<20)); err != nil {
-		return "", fmt.Errorf("write tree %s: %w", dir, err)
+		return "", nil, fmt.Errorf("write tree %s: %w", dir, err)
 	}
-	return dir, nil
+	if err := unix.Mount(dir, dir, "", unix.MS_BIND, ""); err != nil {
+		return "", nil, fmt.Errorf("bind %s: %w", dir, err)
+	}
+	unmount := func() error {
+		if err := unix.Unmount(dir, 0); err != nil {
+			return fmt.Errorf("unmount %s: %w", dir, err)
+		}
+		return nil
+	}
+	if err := unix.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
+		return "", nil, errors.Join(fmt.Errorf("remount %s read-only: %w", dir, err), unmount())
+	}
+	return dir, unmount, nil
 }
 
 // --- the server process ---
@@ -514,6 +530,12 @@ func memorySection(ctx context.Context, e *env) (_ *sectionResult, err error) {
 	sizes = slices.Compact(sizes)
 	imgs := map[int]string{}
 	trees := map[int]string{}
+	var unmounts []func() error // the read-only trees
+	defer func() {
+		for _, u := range unmounts {
+			err = errors.Join(err, u())
+		}
+	}()
 	var mkfsCmd string
 	for _, n := range sizes {
 		progress("making image and directory with a %d MiB kernel", n)
@@ -522,9 +544,11 @@ func memorySection(ctx context.Context, e *env) (_ *sectionResult, err error) {
 			return nil, fmt.Errorf("image %d MiB: %w", n, err)
 		}
 		imgs[n], mkfsCmd = img.path, img.mkfsCmd
-		if trees[n], err = treeDir(e.work, n); err != nil {
+		var unmount func() error
+		if trees[n], unmount, err = treeDir(e.work, n); err != nil {
 			return nil, err
 		}
+		unmounts = append(unmounts, unmount)
 	}
 	small := sizes[0]
 

@@ -58,10 +58,11 @@ func scaleSection(ctx context.Context, e *env) (_ *sectionResult, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("image %d MiB: %w", size, err)
 	}
-	tree, err := treeDir(e.work, size)
+	tree, unmountTree, err := treeDir(e.work, size)
 	if err != nil {
 		return nil, err
 	}
+	defer func() { err = errors.Join(err, unmountTree()) }()
 	lc, err := newLeakCheck(e.work)
 	if err != nil {
 		return nil, err
