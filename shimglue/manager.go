@@ -9,6 +9,7 @@ import (
 
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/shim"
+	"github.com/rs/zerolog"
 )
 
 // grpcAddressEnv is set by containerd for every shim command.
@@ -34,15 +35,20 @@ func WrapManager(inner shim.Shim, opts ...Option) *Manager {
 	return &Manager{Shim: inner, opts: opts, newViewer: func(a string) Viewer { return NewContainerdViewer(a) }}
 }
 
-// Stop runs the inner Stop first — for runc, `runc delete --force`: the
+// Stop thaws the container's cgroup if runc left it frozen
+// (thawStopped), runs the inner Stop — for runc, `runc delete --force`: the
 // container's processes, which may still hold the per-container mount,
-// are gone afterwards — and then Cleanup of the bundle, whatever the
+// are gone afterwards — removes the dead shim's sockets
+// (removeDeadSockets), and then runs Cleanup of the bundle, whatever the
 // inner Stop returned. A failed cleanup is logged, not returned: it must
 // not keep containerd from deleting the task, and `artifactfs gc` finds
 // what is left.
 func (m *Manager) Stop(ctx context.Context, id string) (shim.StopStatus, error) {
-	status, err := m.Shim.Stop(ctx, id)
 	bundle := bundlePath(ctx, id)
+	log := newConfig(m.opts).Logger.With().Str("container", id).Logger()
+	thawStopped(bundle, log)
+	status, err := m.Shim.Stop(ctx, id)
+	removeDeadSockets(ctx, containerdAddress(), id, log)
 	viewer := m.newViewer(containerdAddress())
 	if c, ok := viewer.(io.Closer); ok {
 		defer c.Close()
@@ -76,4 +82,21 @@ func containerdAddress() string {
 		return f.Value.String()
 	}
 	return os.Getenv(grpcAddressEnv)
+}
+
+// thawStopped thaws the cgroup of the container in bundle if runc left it
+// frozen (thawLeftFrozen): after the shim died, nothing else would, and
+// its processes, SIGKILL pending, would hold the rootfs and the
+// per-container mount forever. The container is being destroyed, so a
+// frozen cgroup cannot be a pause the user wants kept.
+func thawStopped(bundle string, log zerolog.Logger) {
+	spec, err := ReadSpec(bundle)
+	if err != nil || spec.Linux == nil {
+		return
+	}
+	if thawed, err := thawLeftFrozen(spec.Linux.CgroupsPath); err != nil {
+		log.Warn().Err(err).Str("bundle", bundle).Msg("cgroup left frozen by runc")
+	} else if thawed {
+		log.Warn().Str("bundle", bundle).Msg("thawed the cgroup runc left frozen")
+	}
 }

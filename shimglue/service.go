@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	taskAPI "github.com/containerd/containerd/api/runtime/task/v3"
+	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/shim"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/errdefs/pkg/errgrpc"
 	"github.com/containerd/ttrpc"
 	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 // TaskService wraps a shim's task service (runc's, from
@@ -21,6 +24,15 @@ import (
 type TaskService struct {
 	taskAPI.TTRPCTaskService
 	p *Preparer
+
+	mu      sync.Mutex
+	created map[string]created // by container id
+}
+
+// created is what the shim keeps of a container it created.
+type created struct {
+	bundle      string
+	cgroupsPath string // the spec's linux.cgroupsPath
 }
 
 var (
@@ -30,7 +42,7 @@ var (
 
 // NewTaskService wraps inner with p.
 func NewTaskService(inner taskAPI.TTRPCTaskService, p *Preparer) *TaskService {
-	return &TaskService{TTRPCTaskService: inner, p: p}
+	return &TaskService{TTRPCTaskService: inner, p: p, created: map[string]created{}}
 }
 
 // RegisterTTRPC registers the wrapper, not the inner service, as the task
@@ -65,6 +77,13 @@ func (s *TaskService) Create(ctx context.Context, r *taskAPI.CreateTaskRequest) 
 		log.Warn().Err(err).Msg("cannot read the OCI spec; no snapshot view")
 		return s.TTRPCTaskService.Create(ctx, r)
 	}
+	s.mu.Lock()
+	c := created{bundle: r.Bundle}
+	if spec.Linux != nil {
+		c.cgroupsPath = spec.Linux.CgroupsPath
+	}
+	s.created[r.ID] = c
+	s.mu.Unlock()
 	st, err := s.p.Prepare(ctx, ns, r.ID, r.Bundle, spec.Annotations)
 	if err != nil {
 		return nil, errgrpc.ToGRPC(fmt.Errorf("%w: %w", errdefs.ErrFailedPrecondition, err))
@@ -87,11 +106,21 @@ func (s *TaskService) Create(ctx context.Context, r *taskAPI.CreateTaskRequest) 
 // already gone (not found) is released too; a failed release is logged,
 // keeps the state file for the shim's delete command path, and does not
 // fail Delete.
+//
+// A failed Delete of an init process thaws the container's cgroup when
+// runc left it frozen (see thaw), so that a retry can succeed.
 func (s *TaskService) Delete(ctx context.Context, r *taskAPI.DeleteRequest) (*taskAPI.DeleteResponse, error) {
 	resp, err := s.TTRPCTaskService.Delete(ctx, r)
-	if r.ExecID != "" || (err != nil && !errIsNotFound(err)) {
+	if r.ExecID != "" {
 		return resp, err
 	}
+	if err != nil && !errIsNotFound(err) {
+		s.thaw(ctx, r.ID)
+		return resp, err
+	}
+	s.mu.Lock()
+	delete(s.created, r.ID)
+	s.mu.Unlock()
 	ns, nerr := namespaces.NamespaceRequired(ctx)
 	if nerr != nil {
 		return resp, err
@@ -99,6 +128,40 @@ func (s *TaskService) Delete(ctx context.Context, r *taskAPI.DeleteRequest) (*ta
 	log := s.p.cfg.Logger.With().Str("container", r.ID).Str("namespace", ns).Logger()
 	s.release(ctx, log, ns, r.ID)
 	return resp, err
+}
+
+// Kill calls the inner Kill and, for a container's init process, then
+// thaws its cgroup when runc left it frozen (see thaw): the signal is
+// delivered instead of pending forever.
+func (s *TaskService) Kill(ctx context.Context, r *taskAPI.KillRequest) (*emptypb.Empty, error) {
+	resp, err := s.TTRPCTaskService.Kill(ctx, r)
+	if r.ExecID == "" {
+		s.thaw(ctx, r.ID)
+	}
+	return resp, err
+}
+
+// thaw thaws container id's cgroup when it is frozen although the
+// container is not paused: a runc cut short between freezing and thawing
+// left it so (thawLeftFrozen). A container the user paused stays frozen.
+func (s *TaskService) thaw(ctx context.Context, id string) {
+	s.mu.Lock()
+	path := s.created[id].cgroupsPath
+	s.mu.Unlock()
+	if path == "" {
+		return
+	}
+	// The request's context may be cancelled: containerd went away.
+	state, err := s.TTRPCTaskService.State(context.WithoutCancel(ctx), &taskAPI.StateRequest{ID: id})
+	if err != nil || state.Status == tasktypes.Status_PAUSED || state.Status == tasktypes.Status_PAUSING {
+		return
+	}
+	log := s.p.cfg.Logger.With().Str("container", id).Str("cgroup", path).Logger()
+	if thawed, err := thawLeftFrozen(path); err != nil {
+		log.Warn().Err(err).Msg("cgroup left frozen by runc")
+	} else if thawed {
+		log.Warn().Msg("thawed the cgroup runc left frozen; the container's processes can die")
+	}
 }
 
 func (s *TaskService) release(ctx context.Context, log zerolog.Logger, ns, id string) {

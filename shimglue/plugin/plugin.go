@@ -52,10 +52,17 @@ func init() {
 			svc := shimglue.NewTaskService(inner, preparer)
 			sd.RegisterCallback(svc.Close)
 			sd.RegisterCallback(func(context.Context) error { return viewer.Close() })
+			if bundle, err := os.Getwd(); err == nil { // a serving shim runs in its bundle
+				go svc.WatchBundle(ic.Context, bundle, bundleCheckInterval, sd.Shutdown)
+			}
 			return svc, nil
 		},
 	})
 }
+
+// bundleCheckInterval is how often a shim checks that containerd still
+// knows it (TaskService.WatchBundle).
+const bundleCheckInterval = 2 * time.Second
 
 // warmTimeout bounds the background warm-up of the containerd connection.
 const warmTimeout = 5 * time.Second
