@@ -49,9 +49,10 @@ build: ## build bin/artifactfs and bin/containerd-shim-artifactfs-v2
 	$(GO) build -o $(BIN)/artifactfs ./cmd/artifactfs
 	$(GO) build -o $(BIN)/containerd-shim-artifactfs-v2 ./cmd/containerd-shim-artifactfs-v2
 
-vet: ## go vet and gofmt
+vet: ## go vet and gofmt (the product, artifactbind and the bench module)
 	$(GO) vet ./...
 	cd artifactbind && $(GO) vet ./...
+	cd bench && $(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt needed" >&2; exit 1; }
 
 test-unit: ## tests that need no root (node trees, parsers, path rules)
@@ -82,7 +83,7 @@ demo-mount: deps build ## the core alone: a sample ext4 image mounted, listed an
 
 bench: deps ## benchmarks (root): time to artifacts, read throughput, memory, scale, consumer view -> bench/results.md, bench/results.png (RUNS=5, ONLY=section,...)
 	@command -v fuse2fs >/dev/null && command -v e2cp >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fuse2fs e2tools >/dev/null; }
-	$(GO) run ./bench/cmd/bench -runs $(or $(RUNS),5) $(if $(ONLY),-only $(ONLY)) -out bench
+	cd bench && $(GO) run ./cmd/bench -runs $(or $(RUNS),5) $(if $(ONLY),-only $(ONLY)) -out .
 
 clean: ## remove built binaries
 	rm -rf $(BIN)
