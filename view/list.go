@@ -21,7 +21,9 @@ type Found struct {
 	ContainerID string `json:"containerID"`
 	// Snapshotter holds the view; empty for a lease that holds no view.
 	Snapshotter string `json:"snapshotter,omitempty"`
-	// Key is the view's snapshot key; empty when only a lease was found.
+	// Key is the view's snapshot key; empty when only a lease was found. A
+	// shared view (IsShared) is listed once per container whose lease
+	// holds it.
 	Key string `json:"key,omitempty"`
 	// LeaseID is the lease; empty when only a view was found (containerd
 	// collects such a view on its next GC pass).
@@ -48,7 +50,7 @@ func List(ctx context.Context, c *client.Client, ns string) ([]Found, error) {
 	}
 	type ref struct{ sn, key string }
 	leaseOf := map[ref]string{}    // view → lease holding it
-	leaseSn := map[string]string{} // lease → snapshotter of its first view
+	leaseSn := map[string]ref{}    // lease → its first view
 	for _, l := range lss {
 		res, err := ls.ListResources(ctx, l)
 		if err != nil && !errdefs.IsNotFound(err) {
@@ -57,8 +59,8 @@ func List(ctx context.Context, c *client.Client, ns string) ([]Found, error) {
 		for _, r := range res {
 			if sn, ok := strings.CutPrefix(r.Type, "snapshots/"); ok {
 				leaseOf[ref{sn, r.ID}] = l.ID
-				if leaseSn[l.ID] == "" {
-					leaseSn[l.ID] = sn
+				if _, ok := leaseSn[l.ID]; !ok {
+					leaseSn[l.ID] = ref{sn, r.ID}
 				}
 			}
 		}
@@ -83,7 +85,14 @@ func List(ctx context.Context, c *client.Client, ns string) ([]Found, error) {
 	}
 	for _, l := range lss {
 		if !used[l.ID] {
-			out = append(out, Found{Namespace: ns, ContainerID: l.Labels[LabelContainer], Snapshotter: leaseSn[l.ID], LeaseID: l.ID})
+			// A lease holding a shared view (which carries no container
+			// label), or one whose view is gone.
+			r := leaseSn[l.ID]
+			f := Found{Namespace: ns, ContainerID: l.Labels[LabelContainer], Snapshotter: r.sn, LeaseID: l.ID}
+			if IsShared(r.key) {
+				f.Key = r.key
+			}
+			out = append(out, f)
 		}
 	}
 

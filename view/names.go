@@ -3,6 +3,7 @@ package view
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 
 	"github.com/containerd/containerd/v2/pkg/identifiers"
 )
@@ -16,7 +17,38 @@ const (
 	LabelContainer = "artifactfs.io/container"
 	// LabelNamespace holds the containerd namespace of that container.
 	LabelNamespace = "artifactfs.io/namespace"
+	// LabelShared marks a view shared by the containers of one image
+	// (SharedKey); it carries no LabelContainer.
+	LabelShared = "artifactfs.io/shared"
 )
+
+// sharedPrefix starts the key of every shared view.
+const sharedPrefix = Prefix + "image/"
+
+// SharedKey returns the snapshot key of the view that the containers of
+// namespace ns share when their snapshots derive from the committed
+// snapshot parent of snapshotter sn: "artifactfs/image/" and 32 hex digits
+// of a sha256 of the three. Containers of one image share it; another
+// namespace, snapshotter or image never does.
+func SharedKey(ns, sn, parent string) string {
+	sum := sha256.Sum256([]byte(ns + "\x00" + sn + "\x00" + parent))
+	return sharedPrefix + hex.EncodeToString(sum[:16])
+}
+
+// IsShared reports whether key is a shared view's (SharedKey): releasing
+// one container never removes it; containerd's collector does, once no
+// lease holds it.
+func IsShared(key string) bool { return strings.HasPrefix(key, sharedPrefix) }
+
+// SharedName returns the hex part of shared view key, which names the
+// view's host mount; "" for a key that is not a shared view's.
+func SharedName(key string) string {
+	name, ok := strings.CutPrefix(key, sharedPrefix)
+	if !ok || len(name) != 32 || strings.Trim(name, "0123456789abcdef") != "" {
+		return ""
+	}
+	return name
+}
 
 // Key returns the snapshot key of the view of container id in namespace ns:
 // "artifactfs/<ns>/<id>". containerd restricts namespaces and container ids

@@ -25,7 +25,8 @@ type View struct {
 	ContainerID string `json:"containerID"`
 	// Snapshotter is the container's snapshotter, which holds the view.
 	Snapshotter string `json:"snapshotter"`
-	// Key is the view's snapshot key, Key(Namespace, ContainerID).
+	// Key is the view's snapshot key: Key(Namespace, ContainerID), or
+	// for a view shared by the containers of one image, SharedKey.
 	Key string `json:"key"`
 	// LeaseID is the lease holding the view, LeaseID(Namespace, ContainerID).
 	LeaseID string `json:"leaseID"`
@@ -44,7 +45,23 @@ type View struct {
 //
 // The container must exist and have a snapshot (errdefs.ErrNotFound,
 // errdefs.ErrFailedPrecondition otherwise).
-func Prepare(ctx context.Context, c *client.Client, ns, id string) (_ *View, retErr error) {
+func Prepare(ctx context.Context, c *client.Client, ns, id string) (*View, error) {
+	return prepare(ctx, c, ns, id, false)
+}
+
+// PrepareShared is Prepare with the view shared by every container of the
+// same image (same namespace, snapshotter and committed parent): its key
+// is SharedKey, and each container's own lease holds it. The lease takes
+// its reference before the view is looked up or created, so that
+// containerd's collector, which removes a view no lease holds, can never
+// remove it under a container: it goes when the last container's lease
+// is deleted (Release). An existing snapshot of that key which is not a
+// view of the parent is an error; it is never replaced.
+func PrepareShared(ctx context.Context, c *client.Client, ns, id string) (*View, error) {
+	return prepare(ctx, c, ns, id, true)
+}
+
+func prepare(ctx context.Context, c *client.Client, ns, id string, shared bool) (_ *View, retErr error) {
 	if ns == "" || id == "" {
 		return nil, fmt.Errorf("prepare view: namespace and container id are required: %w", errdefs.ErrInvalidArgument)
 	}
@@ -90,7 +107,12 @@ func Prepare(ctx context.Context, c *client.Client, ns, id string) (_ *View, ret
 	}
 
 	var err error
-	v.Mounts, err = ensureView(ctx, ls, sn, v, lbls)
+	if shared {
+		v.Key = SharedKey(ns, v.Snapshotter, v.Parent)
+		v.Mounts, err = ensureShared(ctx, ls, sn, v)
+	} else {
+		v.Mounts, err = ensureView(ctx, ls, sn, v, lbls)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("prepare view: %w", err)
 	}
@@ -190,4 +212,46 @@ func ensureView(ctx context.Context, ls leases.Manager, sn snapshots.Snapshotter
 		return mounts, nil
 	}
 	return nil, fmt.Errorf("view %s keeps changing: %w", v.Key, errdefs.ErrAborted)
+}
+
+// ensureShared makes v's lease hold the shared view v.Key — before it
+// exists, if need be: a lease may name a snapshot that is not there, and
+// from then on the collector keeps it — then creates the view or takes the
+// existing one, and returns its mounts.
+func ensureShared(ctx context.Context, ls leases.Manager, sn snapshots.Snapshotter, v *View) ([]mount.Mount, error) {
+	res := leases.Resource{ID: v.Key, Type: resourceType(v.Snapshotter)}
+	if err := ls.AddResource(ctx, leases.Lease{ID: v.LeaseID}, res); err != nil {
+		return nil, fmt.Errorf("add shared view %s to lease %s: %w", v.Key, v.LeaseID, err)
+	}
+	lbls := map[string]string{LabelShared: "true", LabelNamespace: v.Namespace}
+	lctx := leases.WithLease(ctx, v.LeaseID)
+	for range 3 {
+		mounts, err := sn.View(lctx, v.Key, v.Parent, snapshots.WithLabels(lbls))
+		if err == nil {
+			return mounts, nil
+		}
+		if !errdefs.IsAlreadyExists(err) {
+			return nil, fmt.Errorf("create shared view %s of %s in %s: %w", v.Key, v.Parent, v.Snapshotter, err)
+		}
+		info, err := sn.Stat(ctx, v.Key)
+		if errdefs.IsNotFound(err) {
+			continue // collected before our reference was added
+		}
+		if err != nil {
+			return nil, fmt.Errorf("stat shared view %s: %w", v.Key, err)
+		}
+		if info.Kind != snapshots.KindView || info.Parent != v.Parent {
+			return nil, fmt.Errorf("shared view %s is a %s snapshot of %q, not a view of %s: %w",
+				v.Key, info.Kind, info.Parent, v.Parent, errdefs.ErrFailedPrecondition)
+		}
+		mounts, err = sn.Mounts(ctx, v.Key)
+		if errdefs.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("mounts of shared view %s: %w", v.Key, err)
+		}
+		return mounts, nil
+	}
+	return nil, fmt.Errorf("shared view %s keeps changing: %w", v.Key, errdefs.ErrAborted)
 }

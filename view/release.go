@@ -35,10 +35,13 @@ func Release(ctx context.Context, c *client.Client, ns, snapshotter, id string) 
 }
 
 // release removes view key from snapshotter sn and deletes lease lid; an
-// empty name skips that part. Both are attempted even when one fails.
+// empty name skips that part. Both are attempted even when one fails. A
+// shared view (IsShared) is not removed: deleting the lease drops this
+// container's reference, and the collector removes the view when it was
+// the last.
 func release(ctx context.Context, c *client.Client, sn, key, lid string) error {
 	var errs []error
-	if sn != "" && key != "" {
+	if sn != "" && key != "" && !IsShared(key) {
 		if err := c.SnapshotService(sn).Remove(ctx, key); err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove view %s from %s: %w", key, sn, err))
 		}
