@@ -49,8 +49,8 @@ func List(ctx context.Context, c *client.Client, ns string) ([]Found, error) {
 		return nil, fmt.Errorf("list leases: %w", err)
 	}
 	type ref struct{ sn, key string }
-	leaseOf := map[ref]string{}    // view → lease holding it
-	leaseSn := map[string]ref{}    // lease → its first view
+	leaseOf := map[ref]string{} // view → lease holding it
+	leaseSn := map[string]ref{} // lease → its first view
 	for _, l := range lss {
 		res, err := ls.ListResources(ctx, l)
 		if err != nil && !errdefs.IsNotFound(err) {
