@@ -1,7 +1,7 @@
 package fs
 
 import (
-	"github.com/artifactfs/artifactfs/internal/mountinfo"
+	"github.com/artifactfs/artifactfs/internal/mounttable"
 
 	"context"
 	"errors"
@@ -94,7 +94,7 @@ type Mounted struct {
 // that is not permitted. A Root is mounted at most once. Mount sends no
 // request to the mount itself (see Root.pollHack).
 func Mount(ctx context.Context, mountpoint string, root *Root, opts Options) (*Mounted, error) {
-	mp, err := mountinfo.Canonical(mountpoint)
+	mp, err := mounttable.Canonical(mountpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +207,7 @@ func checkNotMounted(mp string, timeout time.Duration) error {
 	if sfs.Type != unix.FUSE_SUPER_MAGIC {
 		return nil
 	}
-	if e, ok, err := mountinfo.Find(mp); err != nil {
+	if e, ok, err := mounttable.Find(mp); err != nil {
 		return err
 	} else if ok {
 		return fmt.Errorf("mountpoint %s: a %s filesystem from %s is already mounted there", mp, e.FSType, e.Source)

@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/artifactfs/artifactfs/internal/mountinfo"
+	"github.com/artifactfs/artifactfs/internal/mounttable"
 )
 
 // DefaultTimeout bounds each look at a path that may be a FUSE mount whose
@@ -134,7 +134,7 @@ func connectionOf(mp string) (string, error) {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
-		e, ok := mountinfo.Parse(sc.Text())
+		e, ok := mounttable.Parse(sc.Text())
 		fields := strings.Fields(sc.Text())
 		if !ok || e.Mountpoint != mp || len(fields) < 3 {
 			continue

@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/artifactfs/artifactfs/internal/mountinfo"
+	"github.com/artifactfs/artifactfs/internal/mounttable"
 )
 
 var (
@@ -34,7 +34,7 @@ const maxStacked = 8
 // gone, so that every access fails with ENOTCONN. It reports whether it
 // detached anything. A healthy mount or a plain directory is left alone.
 func CleanStale(mountpoint string) (bool, error) {
-	mp, err := mountinfo.Canonical(mountpoint)
+	mp, err := mounttable.Canonical(mountpoint)
 	if err != nil {
 		return false, err
 	}
@@ -50,7 +50,7 @@ func cleanStale(mp string, timeout time.Duration) (bool, error) {
 		if err != nil || !stale {
 			return cleaned, err
 		}
-		e, ok, err := mountinfo.Find(mp)
+		e, ok, err := mounttable.Find(mp)
 		if err != nil {
 			return cleaned, err
 		}
@@ -98,11 +98,11 @@ func Unmount(mountpoint string, lazy bool) error {
 // (MNT_DETACH) and its server exits once the last file is closed. A
 // mountpoint that is a symlink is refused (ErrSymlinkMountpoint).
 func UnmountWithin(mountpoint string, lazy bool, timeout time.Duration) error {
-	mp, err := mountinfo.Canonical(mountpoint)
+	mp, err := mounttable.Canonical(mountpoint)
 	if err != nil {
 		return err
 	}
-	e, ok, err := mountinfo.Find(mp)
+	e, ok, err := mounttable.Find(mp)
 	if err != nil {
 		return err
 	}

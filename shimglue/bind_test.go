@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/artifactfs/artifactfs/internal/mounttable"
 )
 
 // inPrivateMountNS runs fn on a thread of its own in a new, private mount
@@ -122,7 +124,7 @@ func TestBindArtifacts(t *testing.T) {
 				}
 			})
 			// The binds lived in the private namespace only.
-			if mps, _ := mountsUnder(monitor); len(mps) > 0 {
+			if mps, _ := mounttable.Mountpoints(monitor); len(mps) > 0 {
 				t.Errorf("binds leaked into the host namespace: %v", mps)
 			}
 		})

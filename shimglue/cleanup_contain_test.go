@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/artifactfs/artifactfs/artifactbind"
-	"github.com/artifactfs/artifactfs/internal/mountinfo"
+	"github.com/artifactfs/artifactfs/internal/mounttable"
 )
 
 // writeRawState writes a hand-made state file into bundle, bypassing
@@ -139,7 +139,7 @@ func TestFallbackReadOnlyMountPoint(t *testing.T) {
 // EROFS.
 func requireReadOnlyMountPoint(t *testing.T, path string) {
 	t.Helper()
-	if _, ok, err := mountinfo.Find(path); err != nil || !ok {
+	if _, ok, err := mounttable.Find(path); err != nil || !ok {
 		t.Errorf("%s is not a mount point (%v)", path, err)
 	}
 	var sfs unix.Statfs_t

@@ -34,7 +34,7 @@ type Removed struct {
 // marked as its own (a marked root, marked namespace directories, marked
 // entries), reached without following a symlink, and never removes across
 // a mount point; anything else is reported as an error wrapping
-// ErrNotOwned or ErrMounted and left alone. Errors on one item do not
+// ErrNotOwned or mounttable.ErrMounted and left alone. Errors on one item do not
 // stop the others; they are joined in the returned error.
 func GC(ctx context.Context, c *client.Client, root, ns string, dryRun bool) ([]Removed, error) {
 	if err := ValidName(ns); err != nil {

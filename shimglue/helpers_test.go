@@ -15,7 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/artifactfs/artifactfs/internal/artifact"
-	"github.com/artifactfs/artifactfs/internal/mountinfo"
+	"github.com/artifactfs/artifactfs/internal/mounttable"
 	"github.com/artifactfs/artifactfs/internal/testimage"
 	"github.com/artifactfs/artifactfs/view"
 )
@@ -146,7 +146,7 @@ func newTestEnv(t *testing.T) *testEnv {
 			t.Logf("log:\n%s", e.log)
 		}
 		// Never leave a mount behind, even when a test failed.
-		_, _ = unmountTree(e.root)
+		_, _ = mounttable.UnmountTree(e.root)
 	})
 	return e
 }
@@ -178,7 +178,7 @@ func (l *lockedWriter) String() string {
 // no view held.
 func (e *testEnv) requireClean(t *testing.T, v *fakeViewer, img string) {
 	t.Helper()
-	mps, err := mountinfo.Under(e.root)
+	mps, err := mounttable.Under(e.root)
 	if err != nil {
 		t.Fatal(err)
 	}

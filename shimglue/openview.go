@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/artifactfs/artifactfs/internal/mounttable"
 	"github.com/artifactfs/artifactfs/internal/source"
 )
 
@@ -29,7 +30,7 @@ func OpenView(root, ns, id string) (*source.Dir, error) {
 		return nil, fmt.Errorf("view of %s/%s: %w", ns, id, orNotExist(err))
 	}
 	// The last step crosses into the view's mount; none before it may.
-	fd, err := openBeneath(parent, id, unix.O_PATH|unix.O_DIRECTORY, beneath&^unix.RESOLVE_NO_XDEV)
+	fd, err := mounttable.OpenAt(parent, id, unix.O_PATH|unix.O_DIRECTORY, mounttable.NoCross&^unix.RESOLVE_NO_XDEV)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", e, err)
 	}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/artifactfs/artifactfs/internal/mounttable"
 )
 
 // Every directory artifactfs makes under its root — the root itself, .views,
@@ -36,32 +38,10 @@ const maxMkdirRetries = 8
 // symlink: cleanup and gc leave it alone.
 var ErrNotOwned = errors.New("not marked as made by artifactfs")
 
-// ErrMounted is wrapped when a removal meets a mount point it must not
-// cross.
-var ErrMounted = errors.New("a file system is mounted there")
-
-// beneath is how every path below the root is resolved: no symlink, no
-// escape, no magic link, no mount point crossed.
-const beneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV
-
-// openBeneath opens name in the directory open as dir with flags, resolved
-// with resolve; a symlink gives ELOOP, a mount point (with
-// RESOLVE_NO_XDEV) EXDEV.
-func openBeneath(dir int, name string, flags uint64, resolve uint64) (int, error) {
-	how := unix.OpenHow{Flags: flags | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: resolve}
-	for {
-		fd, err := unix.Openat2(dir, name, &how)
-		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
-			continue
-		}
-		return fd, err
-	}
-}
-
 // openDir opens the directory name under dir for reading, by the beneath
 // rules; ELOOP (a symlink) becomes ErrNotOwned, EXDEV ErrMounted.
 func openDir(dir int, name string) (int, error) {
-	fd, err := openBeneath(dir, name, unix.O_RDONLY|unix.O_DIRECTORY, beneath)
+	fd, err := mounttable.OpenAt(dir, name, unix.O_RDONLY|unix.O_DIRECTORY, mounttable.NoCross)
 	switch {
 	case errors.Is(err, unix.ELOOP), errors.Is(err, unix.ENOTDIR):
 		// O_NOFOLLOW|O_DIRECTORY gives ENOTDIR for a symlink.
@@ -72,7 +52,7 @@ func openDir(dir int, name string) (int, error) {
 		}
 		return -1, fmt.Errorf("%s: %w: %s", name, ErrNotOwned, what)
 	case errors.Is(err, unix.EXDEV):
-		return -1, fmt.Errorf("%s: %w", name, ErrMounted)
+		return -1, fmt.Errorf("%s: %w", name, mounttable.ErrMounted)
 	case err != nil:
 		return -1, fmt.Errorf("open %s: %w", name, err)
 	}

@@ -9,11 +9,9 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
-)
 
-// maxRemoveDepth bounds how deep removeAt descends: a per-container path
-// holds the artifacts' directories only.
-const maxRemoveDepth = 64
+	"github.com/artifactfs/artifactfs/internal/mounttable"
+)
 
 // entry is a per-container path or a view mount point of one container,
 // named by the root and validated names only: never by a path read from a
@@ -136,10 +134,10 @@ func (e entry) clear(dryRun bool) (found bool, err error) {
 	if err != nil {
 		return true, fmt.Errorf("%s: %w", e, err)
 	}
-	if _, err := unmountTree(filepath.Join(dirPath, e.id)); err != nil {
+	if _, err := mounttable.UnmountTree(filepath.Join(dirPath, e.id)); err != nil {
 		return true, fmt.Errorf("%s: %w", e, err)
 	}
-	if err := removeAt(parent, e.id, 0); err != nil {
+	if err := mounttable.RemoveAt(parent, e.id); err != nil {
 		return true, fmt.Errorf("remove %s: %w", e, err)
 	}
 	e.removeEmptyParent()
@@ -175,64 +173,4 @@ func (e entry) removeEmptyParent() {
 		// ENOTEMPTY, EEXIST, ENOENT, EBUSY: another container's, or gone.
 		_ = unix.Unlinkat(dir, e.ns, unix.AT_REMOVEDIR)
 	}
-}
-
-// removeAt removes name in the directory open as dir and everything below
-// it, reaching each file from its parent's descriptor: a symlink is
-// removed, never followed, and a mount point met on the way (EXDEV) stops
-// the removal with ErrMounted instead of being crossed.
-func removeAt(dir int, name string, depth int) error {
-	if depth > maxRemoveDepth {
-		return fmt.Errorf("%s: deeper than %d directories", name, maxRemoveDepth)
-	}
-	var st unix.Stat_t
-	err := unix.Fstatat(dir, name, &st, unix.AT_SYMLINK_NOFOLLOW)
-	switch {
-	case errors.Is(err, unix.ENOENT):
-		return nil
-	case err != nil:
-		return fmt.Errorf("stat %s: %w", name, err)
-	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
-		return unlinkAt(dir, name, 0)
-	}
-	// O_PATH with RESOLVE_NO_XDEV: EXDEV when a file system (a bind of a
-	// file, too) is mounted on name.
-	fd, err := openBeneath(dir, name, unix.O_PATH, beneath)
-	if errors.Is(err, unix.EXDEV) {
-		return fmt.Errorf("%s: %w", name, ErrMounted)
-	}
-	if err != nil {
-		return fmt.Errorf("open %s: %w", name, err)
-	}
-	defer unix.Close(fd)
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return unlinkAt(dir, name, 0)
-	}
-	sub, err := openBeneath(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY, beneath)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", name, err)
-	}
-	f := os.NewFile(uintptr(sub), name)
-	defer f.Close()
-	children, err := f.Readdirnames(-1)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", name, err)
-	}
-	for _, c := range children {
-		if err := removeAt(sub, c, depth+1); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-	}
-	return unlinkAt(dir, name, unix.AT_REMOVEDIR)
-}
-
-func unlinkAt(dir int, name string, flags int) error {
-	err := unix.Unlinkat(dir, name, flags)
-	switch {
-	case err == nil, errors.Is(err, unix.ENOENT):
-		return nil
-	case errors.Is(err, unix.EBUSY):
-		return fmt.Errorf("remove %s: %w", name, ErrMounted)
-	}
-	return fmt.Errorf("remove %s: %w", name, err)
 }

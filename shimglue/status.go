@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	afs "github.com/artifactfs/artifactfs/fs"
-	"github.com/artifactfs/artifactfs/internal/mountinfo"
+	"github.com/artifactfs/artifactfs/internal/mounttable"
 )
 
 // fsNamePrefix starts the FSName (mount source column) of every FUSE mount
@@ -58,7 +58,7 @@ const maxStatusFiles = 16
 // whose server does not answer is reported Hung instead of blocking the
 // caller.
 func Status(root string, timeout time.Duration) ([]Entry, error) {
-	root, err := mountinfo.Canonical(root)
+	root, err := mounttable.Canonical(root)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +69,7 @@ func Status(root string, timeout time.Duration) ([]Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read root %s: %w", root, err)
 	}
-	mounts, err := mountinfo.Under(root)
+	mounts, err := mounttable.Under(root)
 	if err != nil {
 		return nil, err
 	}
@@ -98,9 +98,9 @@ func Status(root string, timeout time.Duration) ([]Entry, error) {
 }
 
 // describe inspects one per-container path, each look bounded by timeout.
-func describe(path, ns, id string, mounts []mountinfo.Entry, timeout time.Duration) Entry {
+func describe(path, ns, id string, mounts []mounttable.Entry, timeout time.Duration) Entry {
 	e := Entry{Namespace: ns, ContainerID: id, Path: path, Mode: ModeNone}
-	var top *mountinfo.Entry
+	var top *mounttable.Entry
 	binds := 0
 	for i, m := range mounts {
 		switch {

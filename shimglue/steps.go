@@ -16,6 +16,7 @@ import (
 	"github.com/artifactfs/artifactfs/fs"
 	"github.com/artifactfs/artifactfs/internal/artifact"
 	"github.com/artifactfs/artifactfs/internal/extract"
+	"github.com/artifactfs/artifactfs/internal/mounttable"
 	"github.com/artifactfs/artifactfs/internal/source"
 )
 
@@ -172,7 +173,7 @@ func (p *Preparer) mountView(mounts []mount.Mount, c *container) error {
 		return err
 	}
 	if err := mount.All(ro, mp); err != nil {
-		_, _ = unmountTree(mp)
+		_, _ = mounttable.UnmountTree(mp)
 		return err
 	}
 	return nil
@@ -237,7 +238,7 @@ func (p *Preparer) serve(ctx context.Context, c *container, set artifact.Set, fa
 			return ModeBind, nil
 		}
 		c.log.Warn().Err(err).Msg("cannot bind the artifacts; copying them")
-		if _, uerr := unmountTree(path); uerr != nil {
+		if _, uerr := mounttable.UnmountTree(path); uerr != nil {
 			return "", uerr
 		}
 	}

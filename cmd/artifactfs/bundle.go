@@ -9,7 +9,7 @@ import (
 
 	"github.com/artifactfs/artifactfs/artifactbind"
 	"github.com/artifactfs/artifactfs/blockreader"
-	"github.com/artifactfs/artifactfs/internal/mountinfo"
+	"github.com/artifactfs/artifactfs/internal/mounttable"
 	"github.com/artifactfs/artifactfs/internal/source"
 	"github.com/artifactfs/artifactfs/shimglue"
 )
@@ -32,7 +32,7 @@ func openBundle(bundle string) (source.Source, map[string]string, error) {
 		return src, annotations, err
 	}
 	rootfs := filepath.Join(bundle, "rootfs")
-	m, mounted, err := mountinfo.Find(rootfs)
+	m, mounted, err := mounttable.Find(rootfs)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -9,15 +9,15 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
-	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
+
+	"github.com/artifactfs/artifactfs/internal/mounttable"
 )
 
 // seen is a container the daemon held when Stop swept it.
@@ -173,21 +173,10 @@ func RmdirTree(root string) {
 	}
 }
 
-// MountsUnder returns the mount points at or below dir, deepest first.
+// MountsUnder returns the mount points at or below dir, deepest first
+// (mounttable.Mountpoints).
 func MountsUnder(dir string) ([]string, error) {
-	if dir == "" {
-		return nil, nil
-	}
-	infos, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
-	if err != nil {
-		return nil, fmt.Errorf("mountinfo: %w", err)
-	}
-	out := make([]string, 0, len(infos))
-	for _, m := range infos {
-		out = append(out, m.Mountpoint)
-	}
-	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
-	return out, nil
+	return mounttable.Mountpoints(dir)
 }
 
 // LoopDevicesUnder returns the loop devices (e.g. /dev/loop3) whose backing

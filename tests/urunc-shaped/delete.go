@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/artifactfs/artifactfs/internal/mountinfo"
+	"github.com/artifactfs/artifactfs/internal/mounttable"
 )
 
 // deleteContainer runs runc's delete, then removes the container's monitor
@@ -59,7 +59,7 @@ func removeMonRootfs(dir string) error {
 	if _, err := os.Lstat(dir); os.IsNotExist(err) {
 		return nil
 	}
-	mounts, err := mountinfo.Under(dir)
+	mounts, err := mounttable.Under(dir)
 	if err != nil {
 		return fmt.Errorf("remove monitor rootfs: %w", err)
 	}

@@ -1,6 +1,4 @@
-// Package mountinfo reads the kernel's mount table (/proc/self/mountinfo):
-// which mount sits at a path, and which sit below a directory.
-package mountinfo
+package mounttable
 
 import (
 	"bufio"
@@ -8,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -17,6 +17,9 @@ type Entry struct {
 	Options    string // per-mount options, e.g. "ro,nosuid,nodev,relatime"
 	FSType     string
 	Source     string
+	// Major and Minor are the device number of the mounted file system
+	// (the MAJ:MIN column): for FUSE, what names its connection.
+	Major, Minor uint32
 }
 
 // Find returns the topmost mount at mountpoint (an absolute path with
@@ -53,6 +56,25 @@ func Under(dir string) ([]Entry, error) {
 	return found, nil
 }
 
+// Mountpoints returns the mount points at or below dir, deepest first,
+// one per mount: a path with mounts stacked on it comes once for each.
+// An empty dir has none.
+func Mountpoints(dir string) ([]string, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	infos, err := Under(dir)
+	if err != nil {
+		return nil, err
+	}
+	mps := make([]string, 0, len(infos))
+	for _, m := range infos {
+		mps = append(mps, m.Mountpoint)
+	}
+	sort.SliceStable(mps, func(i, j int) bool { return len(mps[i]) > len(mps[j]) })
+	return mps, nil
+}
+
 // All returns the mount table of this process, in mount order.
 func All() ([]Entry, error) {
 	data, err := os.ReadFile("/proc/self/mountinfo")
@@ -87,11 +109,19 @@ func Parse(line string) (Entry, bool) {
 	if len(fields) < 6 || sep < 0 || sep+2 >= len(fields) {
 		return Entry{}, false
 	}
+	majText, minText, _ := strings.Cut(fields[2], ":")
+	major, err1 := strconv.ParseUint(majText, 10, 32)
+	minor, err2 := strconv.ParseUint(minText, 10, 32)
+	if err1 != nil || err2 != nil {
+		return Entry{}, false
+	}
 	return Entry{
 		Mountpoint: unescape(fields[4]),
 		Options:    fields[5],
 		FSType:     fields[sep+1],
 		Source:     unescape(fields[sep+2]),
+		Major:      uint32(major),
+		Minor:      uint32(minor),
 	}, true
 }
 
