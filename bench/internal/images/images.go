@@ -9,12 +9,12 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/artifactfs/artifactfs/bench/internal/artifacttree"
 	"github.com/artifactfs/artifactfs/bench/internal/host"
-	"github.com/artifactfs/artifactfs/bench/internal/layout"
 	"github.com/artifactfs/artifactfs/internal/testimage"
 )
 
-// uruncJSON names layout.KernelPath as the unikernel binary (base64, as urunc wants).
+// uruncJSON names artifacttree.KernelPath as the unikernel binary (base64, as urunc wants).
 const uruncJSON = `{"com.urunc.unikernel.binary":"Ly5ib290L2tlcm5lbA=="}`
 
 // Image is one generated ext4 image.
@@ -28,14 +28,14 @@ type Image struct {
 // writeTree writes the kernel (deterministic pseudo-random content) and
 // urunc.json under dir.
 func writeTree(dir string, kernel []byte) error {
-	k := filepath.Join(dir, layout.KernelPath)
+	k := filepath.Join(dir, artifacttree.KernelPath)
 	if err := os.MkdirAll(filepath.Dir(k), 0o755); err != nil {
 		return err
 	}
 	if err := os.WriteFile(k, kernel, 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, layout.ConfigPath), []byte(uruncJSON), 0o644)
+	return os.WriteFile(filepath.Join(dir, artifacttree.ConfigPath), []byte(uruncJSON), 0o644)
 }
 
 // mkfs makes img of sizeMiB from the tree at src and returns the command
@@ -80,7 +80,7 @@ func Fragmented(work string, sizeMiB, pieces int) (_ *Image, err error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(root, layout.ConfigPath), []byte(uruncJSON), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(root, artifacttree.ConfigPath), []byte(uruncJSON), 0o644); err != nil {
 		return nil, err
 	}
 	img := filepath.Join(dir, "image.ext4")
@@ -101,7 +101,7 @@ func Fragmented(work string, sizeMiB, pieces int) (_ *Image, err error) {
 		}
 	}()
 	data := testimage.Payload(uint64(sizeMiB)+1000, sizeMiB<<20)
-	hole, err := testimage.FragmentInto(mnt, layout.KernelPath, data, pieces)
+	hole, err := testimage.FragmentInto(mnt, artifacttree.KernelPath, data, pieces)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +137,7 @@ func Tree(work string, sizeMiB int) (string, func() error, error) {
 // Extents returns how many extents the kernel has in the image mounted at
 // mnt, as filefrag counts them, or -1.
 func Extents(mnt string) int {
-	out, err := host.Run("filefrag", filepath.Join(mnt, layout.KernelPath))
+	out, err := host.Run("filefrag", filepath.Join(mnt, artifacttree.KernelPath))
 	if err != nil {
 		return -1
 	}

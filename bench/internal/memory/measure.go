@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/artifactfs/artifactfs/bench/internal/artifacttree"
 	"github.com/artifactfs/artifactfs/bench/internal/host"
-	"github.com/artifactfs/artifactfs/bench/internal/layout"
 	"github.com/artifactfs/artifactfs/bench/internal/memserver"
 )
 
@@ -80,7 +80,7 @@ func read(ctx context.Context, bin string, cfg memserver.Config, size int64) (_ 
 	if err := host.DropCaches(); err != nil {
 		return nil, err
 	}
-	kernel := filepath.Join(memserver.Mountpoint(cfg.Dir, 0), layout.KernelPath)
+	kernel := filepath.Join(memserver.Mountpoint(cfg.Dir, 0), artifacttree.KernelPath)
 	if err := host.ReadSize(kernel, make([]byte, 1<<20), size); err != nil {
 		return nil, err
 	}

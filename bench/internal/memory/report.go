@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/artifactfs/artifactfs/bench/internal/layout"
+	"github.com/artifactfs/artifactfs/bench/internal/artifacttree"
 	"github.com/artifactfs/artifactfs/bench/internal/memserver"
 	"github.com/artifactfs/artifactfs/bench/internal/mounts"
 	"github.com/artifactfs/artifactfs/bench/internal/report"
@@ -72,7 +72,7 @@ func command(src mounts.Source, n int) string {
 // markdown renders the section.
 func markdown(cs []*countRow, rs []*readRow, sizes []int, mkfsCmd string, runs int) (string, error) {
 	small, large := sizes[0], sizes[len(sizes)-1]
-	v := view{KernelPath: layout.KernelPath, Mkfs: mkfsCmd, Settle: settle, Runs: runs, SmallMiB: small, LargeMiB: large}
+	v := view{KernelPath: artifacttree.KernelPath, Mkfs: mkfsCmd, Settle: settle, Runs: runs, SmallMiB: small, LargeMiB: large}
 	for _, r := range cs {
 		ref := findCount(cs, r.src.Name, 0)
 		v.Counts = append(v.Counts, countCells{Source: r.src.Name, Mounts: r.mounts, Mode: r.mode,

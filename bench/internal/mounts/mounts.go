@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/artifactfs/artifactfs/bench/internal/layout"
+	"github.com/artifactfs/artifactfs/bench/internal/artifacttree"
 	"github.com/artifactfs/artifactfs/blockreader"
 	"github.com/artifactfs/artifactfs/fs"
-	"github.com/artifactfs/artifactfs/internal/mountinfo"
+	"github.com/artifactfs/artifactfs/internal/mounttable"
 	"github.com/artifactfs/artifactfs/internal/source"
 )
 
@@ -66,7 +66,7 @@ func MountKind(ctx context.Context, kind, path, mp string, passthrough bool) (*M
 	return Mount(ctx, mp, func() (source.Source, error) { return Open(kind, path) }, fs.Options{Passthrough: passthrough})
 }
 
-// Mount opens a source with open and mounts the tree of layout.Paths at
+// Mount opens a source with open and mounts the tree of artifacttree.Paths at
 // mp (created if missing), in this process, as the shim does.
 func Mount(ctx context.Context, mp string, open func() (source.Source, error), opts fs.Options) (*Mounted, error) {
 	if err := os.MkdirAll(mp, 0o755); err != nil {
@@ -76,7 +76,7 @@ func Mount(ctx context.Context, mp string, open func() (source.Source, error), o
 	if err != nil {
 		return nil, fmt.Errorf("open source for %s: %w", mp, err)
 	}
-	root, err := fs.New(src, layout.Paths)
+	root, err := fs.New(src, artifacttree.Paths)
 	if err != nil {
 		src.Close()
 		return nil, fmt.Errorf("tree of %s: %w", src, err)
@@ -102,11 +102,11 @@ func (b *Mounted) Close() error {
 
 // Under lists the artifactfs mounts at or below dir.
 func Under(dir string) ([]string, error) {
-	canon, err := mountinfo.Canonical(dir)
+	canon, err := mounttable.Canonical(dir)
 	if err != nil {
 		return nil, err
 	}
-	all, err := mountinfo.Under(canon)
+	all, err := mounttable.Under(canon)
 	if err != nil {
 		return nil, err
 	}

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/artifactfs/artifactfs/bench/internal/artifacttree"
 	"github.com/artifactfs/artifactfs/bench/internal/chart"
-	"github.com/artifactfs/artifactfs/bench/internal/layout"
 	"github.com/artifactfs/artifactfs/bench/internal/mounts"
 	"github.com/artifactfs/artifactfs/bench/internal/report"
 	"github.com/artifactfs/artifactfs/bench/internal/stats"
@@ -64,7 +64,7 @@ func command(r *row) string {
 
 // markdown renders the section.
 func markdown(rows []*row, mkfsCmd string, size, runs int) (string, error) {
-	v := view{KernelPath: layout.KernelPath, FSType: fs.FSType, Mkfs: mkfsCmd, Min: minContainers, Runs: runs, SizeMiB: size}
+	v := view{KernelPath: artifacttree.KernelPath, FSType: fs.FSType, Mkfs: mkfsCmd, Min: minContainers, Runs: runs, SizeMiB: size}
 	for _, r := range rows {
 		ref := find(rows, r.src.Name, 1, false)
 		single, singleX := "–", "–"

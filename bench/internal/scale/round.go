@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/artifactfs/artifactfs/bench/internal/layout"
+	"github.com/artifactfs/artifactfs/bench/internal/artifacttree"
 	"github.com/artifactfs/artifactfs/bench/internal/mounts"
 )
 
@@ -69,7 +69,7 @@ func round(ctx context.Context, src mounts.Source, path, dir string, kernelSize 
 	// Untimed: every mount serves the kernel; note its FUSE connection.
 	mine := map[string]bool{}
 	for i, m := range ms {
-		fi, err := os.Stat(filepath.Join(mps[i], layout.KernelPath))
+		fi, err := os.Stat(filepath.Join(mps[i], artifacttree.KernelPath))
 		if err != nil {
 			return nil, fmt.Errorf("mount %d does not serve: %w", i, err)
 		}

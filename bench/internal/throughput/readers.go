@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/artifactfs/artifactfs/bench/internal/artifacttree"
 	"github.com/artifactfs/artifactfs/bench/internal/host"
 	"github.com/artifactfs/artifactfs/bench/internal/images"
-	"github.com/artifactfs/artifactfs/bench/internal/layout"
 	"github.com/artifactfs/artifactfs/bench/internal/mounts"
 	"github.com/artifactfs/artifactfs/blockreader"
 	"github.com/artifactfs/artifactfs/fs"
@@ -88,7 +88,7 @@ func mountAll(ctx context.Context, img *images.Image, dir string) (_ *setup, err
 		return nil, err
 	}
 	s.undo = append(s.undo, func() error { _, err := host.Run("umount", s.loopMnt); return err })
-	s.readers = append(s.readers, &reader{name: srcNative, file: filepath.Join(s.loopMnt, layout.KernelPath),
+	s.readers = append(s.readers, &reader{name: srcNative, file: filepath.Join(s.loopMnt, artifacttree.KernelPath),
 		cmd: "mount -o loop,ro IMG LOOPMNT && dd if=LOOPMNT/.boot/kernel of=/dev/null bs=1M"})
 
 	for _, a := range []struct {
@@ -118,16 +118,16 @@ func mountAll(ctx context.Context, img *images.Image, dir string) (_ *setup, err
 		return nil, err
 	}
 	s.undo = append(s.undo, func() error { _, err := host.Run("umount", mnt); return err })
-	if err := waitFile(filepath.Join(mnt, layout.KernelPath)); err != nil {
+	if err := waitFile(filepath.Join(mnt, artifacttree.KernelPath)); err != nil {
 		return nil, fmt.Errorf("fuse2fs: %w", err)
 	}
-	s.readers = append(s.readers, &reader{name: srcFuse2fs, file: filepath.Join(mnt, layout.KernelPath), cmd: "fuse2fs -o ro IMG MNT" + readCommand})
+	s.readers = append(s.readers, &reader{name: srcFuse2fs, file: filepath.Join(mnt, artifacttree.KernelPath), cmd: "fuse2fs -o ro IMG MNT" + readCommand})
 
 	s.readers = append(s.readers, &reader{name: srcDebugfs,
-		argv: []string{"debugfs", "-R", "dump " + layout.KernelPath + " /dev/null", img.Path},
+		argv: []string{"debugfs", "-R", "dump " + artifacttree.KernelPath + " /dev/null", img.Path},
 		cmd:  `debugfs -R "dump /.boot/kernel /dev/null" IMG`})
 	s.readers = append(s.readers, &reader{name: srcE2cp,
-		argv: []string{"e2cp", img.Path + ":" + layout.KernelPath, "/dev/null"},
+		argv: []string{"e2cp", img.Path + ":" + artifacttree.KernelPath, "/dev/null"},
 		cmd:  "e2cp IMG:/.boot/kernel /dev/null"})
 	return s, nil
 }
@@ -139,7 +139,7 @@ func mountArtifactfs(ctx context.Context, mnt string, open func() (source.Source
 	if err != nil {
 		return nil, err
 	}
-	r := &reader{file: filepath.Join(mnt, layout.KernelPath), note: "mode " + b.M.Mode(), close: b.Close}
+	r := &reader{file: filepath.Join(mnt, artifacttree.KernelPath), note: "mode " + b.M.Mode(), close: b.Close}
 	if perr := b.M.PassthroughErr(); opts.Passthrough && perr != nil {
 		r.note += " (passthrough refused: " + perr.Error() + ")"
 	}

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/artifactfs/artifactfs/bench/internal/artifacttree"
 	"github.com/artifactfs/artifactfs/bench/internal/chart"
 	"github.com/artifactfs/artifactfs/bench/internal/images"
-	"github.com/artifactfs/artifactfs/bench/internal/layout"
 	"github.com/artifactfs/artifactfs/bench/internal/report"
 	"github.com/artifactfs/artifactfs/bench/internal/stats"
 )
@@ -45,7 +45,7 @@ type targetRow struct {
 
 // markdown renders the section.
 func markdown(imgs []*images.Image, ext map[string]int, rows []*row, runs int) (string, error) {
-	v := view{KernelPath: layout.KernelPath, Runs: runs}
+	v := view{KernelPath: artifacttree.KernelPath, Runs: runs}
 	for _, img := range imgs {
 		v.Images = append(v.Images, imageLine{Name: img.Name, Extents: ext[img.Name], Mkfs: img.MkfsCmd})
 	}

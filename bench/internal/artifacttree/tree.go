@@ -1,4 +1,4 @@
-package layout
+package artifacttree
 
 // KernelPath is the in-image path of the kernel every image holds;
 // ConfigPath that of urunc.json, which names it.
