@@ -205,14 +205,8 @@ func TestMountInProcessOpenSingleProcessor(t *testing.T) {
 // abortFUSE aborts the FUSE connection of the mount at mnt (fusectl), which
 // fails every request waiting on it.
 func abortFUSE(t *testing.T, mnt string) {
-	var stx unix.Statx_t
-	if err := unix.Statx(unix.AT_FDCWD, mnt, unix.AT_STATX_DONT_SYNC, 0, &stx); err != nil {
-		t.Logf("statx %s: %v", mnt, err)
-		return
-	}
-	conn := fmt.Sprintf("/sys/fs/fuse/connections/%d/abort", stx.Dev_major<<20|stx.Dev_minor)
-	if err := os.WriteFile(conn, []byte("1"), 0); err != nil {
-		t.Logf("abort the FUSE connection: %v (is fusectl mounted?)", err)
+	if err := abortMount(mnt); err != nil {
+		t.Logf("abort the FUSE connection: %v", err)
 	}
 }
 

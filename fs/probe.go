@@ -1,18 +1,12 @@
 package fs
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/artifactfs/artifactfs/internal/mounttable"
 )
 
 // DefaultTimeout bounds each look at a path that may be a FUSE mount whose
@@ -95,62 +89,4 @@ func checkNotSymlink(mp string, timeout time.Duration) error {
 	// Other errors (ENOENT, ENOTCONN of a stale mount) are for the
 	// callers' own checks to report.
 	return nil
-}
-
-// fusectlDir is where the fusectl filesystem lists FUSE connections.
-const fusectlDir = "/sys/fs/fuse/connections"
-
-// abortConnection aborts the FUSE connection mounted at mp through
-// fusectl, so that every request waiting on its server fails with
-// ECONNABORTED. The connection is found in the mount table (its device
-// number), never by a stat that would hang.
-func abortConnection(mp string) error {
-	conn, err := connectionOf(mp)
-	if err != nil {
-		return err
-	}
-	p := filepath.Join(fusectlDir, conn, "abort")
-	if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
-		// fusectl is not mounted on every host (none here is by default).
-		if err := unix.Mount("fusectl", fusectlDir, "fusectl", 0, ""); err != nil && !errors.Is(err, unix.EBUSY) {
-			return fmt.Errorf("abort FUSE connection %s of %s: mount fusectl on %s: %w", conn, mp, fusectlDir, err)
-		}
-	}
-	if err := os.WriteFile(p, []byte("1"), 0); err != nil {
-		return fmt.Errorf("abort FUSE connection %s of %s: %w", conn, mp, err)
-	}
-	return nil
-}
-
-// connectionOf returns the fusectl name of the topmost mount at mp: its
-// device number as the kernel prints it.
-func connectionOf(mp string) (string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return "", fmt.Errorf("read mount table: %w", err)
-	}
-	defer f.Close()
-	conn := ""
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		e, ok := mounttable.Parse(sc.Text())
-		fields := strings.Fields(sc.Text())
-		if !ok || e.Mountpoint != mp || len(fields) < 3 {
-			continue
-		}
-		majText, minText, _ := strings.Cut(fields[2], ":")
-		maj, err1 := strconv.ParseUint(majText, 10, 32)
-		minor, err2 := strconv.ParseUint(minText, 10, 32)
-		if err1 == nil && err2 == nil {
-			conn = strconv.FormatUint(maj<<20|minor, 10)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return "", fmt.Errorf("read mount table: %w", err)
-	}
-	if conn == "" {
-		return "", fmt.Errorf("%s: %w", mp, ErrNotMounted)
-	}
-	return conn, nil
 }

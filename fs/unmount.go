@@ -145,7 +145,7 @@ func UnmountWithin(mountpoint string, lazy bool, timeout time.Duration) error {
 // the connection (best effort: fusectl is mounted when missing, which needs root), which wakes
 // every process waiting on the server, and detaches the mount.
 func detachHung(mp string) error {
-	abortErr := abortConnection(mp)
+	abortErr := abortMount(mp)
 	if err := unmountPath(mp, true); err != nil {
 		return fmt.Errorf("detach hung mount %s: %w (abort: %v)", mp, err, abortErr)
 	}

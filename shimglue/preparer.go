@@ -252,6 +252,10 @@ func Cleanup(ctx context.Context, bundle string, viewer Viewer, opts ...Option) 
 	return NewPreparer(viewer, opts...).Cleanup(ctx, bundle)
 }
 
+// fuseStopTimeout bounds the wait for a per-container FUSE server to stop
+// after its mount was unmounted (fs.Mounted.Stop; a variable for tests).
+var fuseStopTimeout = 5 * time.Second
+
 // teardown releases what c lists, in the reverse order of the steps:
 // the per-container path, the source, the view mount, the view and its
 // lease, the state file. It carries on past failures and returns them
@@ -264,7 +268,7 @@ func (p *Preparer) teardown(ctx context.Context, c *container) error {
 	}
 	var errs []error
 	if c.fuse != nil {
-		if err := stopFUSE(c.fuse, c.log); err != nil {
+		if err := c.fuse.Stop(fuseStopTimeout); err != nil {
 			errs = append(errs, err)
 		}
 		c.fuse = nil
