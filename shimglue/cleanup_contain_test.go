@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/artifactfs/artifactfs/artifactbind"
+	"github.com/artifactfs/artifactfs/internal/layout"
 	"github.com/artifactfs/artifactfs/internal/mounttable"
 )
 
@@ -85,7 +86,7 @@ func TestCleanupStateContainment(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newTestEnv(t)
 			// The root is marked as the shim marks it.
-			if _, _, err := MakeContainerDirs(e.root, "other", "x"); err != nil {
+			if _, _, err := layout.MakeContainerDirs(e.root, "other", "x"); err != nil {
 				t.Fatal(err)
 			}
 			victim, keep := victimTree(t, tt.rel)
@@ -98,7 +99,7 @@ func TestCleanupStateContainment(t *testing.T) {
 			if _, serr := os.Stat(keep); serr != nil {
 				t.Errorf("Cleanup removed a file outside the root: %v", serr)
 			}
-			if !errors.Is(err, artifactbind.ErrNotOwnedPath) && !errors.Is(err, ErrNotOwned) {
+			if !errors.Is(err, artifactbind.ErrNotOwnedPath) && !errors.Is(err, layout.ErrNotOwned) {
 				t.Errorf("Cleanup = %v, want a refusal (ErrNotOwnedPath or ErrNotOwned)", err)
 			}
 		})
@@ -169,7 +170,7 @@ func TestReleaseRemovesEmptyNamespaceDirs(t *testing.T) {
 			t.Fatalf("Prepare %s = %v, %v", id, st, err)
 		}
 	}
-	nsDirs := []string{filepath.Join(e.root, "ns"), filepath.Join(e.root, viewsDir, "ns")}
+	nsDirs := []string{filepath.Join(e.root, "ns"), filepath.Join(e.root, artifactbind.ViewsDir, "ns")}
 	if err := p.Release(ctx, "ns", "c1"); err != nil {
 		t.Fatal(err)
 	}

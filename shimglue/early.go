@@ -3,6 +3,8 @@ package shimglue
 import (
 	"context"
 	"time"
+
+	"github.com/artifactfs/artifactfs/internal/layout"
 )
 
 // earlyPrepare is a Prepare started when the shim started, before
@@ -25,7 +27,7 @@ type earlyPrepare struct {
 // like one during Create: the state file lists what was taken.
 func (p *Preparer) PrepareEarly(ctx context.Context, ns, id, bundle string) {
 	log := p.cfg.Logger.With().Str("container", id).Str("namespace", ns).Logger()
-	spec, err := ReadSpec(bundle)
+	spec, err := layout.ReadSpec(bundle)
 	if err != nil {
 		log.Debug().Err(err).Msg("no early preparation; Create will try")
 		return

@@ -1,15 +1,8 @@
 package shimglue
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"strconv"
-
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/artifactfs/artifactfs/internal/artifact"
 )
@@ -27,9 +20,6 @@ const (
 	// ContainerTypeSandbox is AnnotationContainerType of a pause container.
 	ContainerTypeSandbox = "sandbox"
 )
-
-// maxSpecSize bounds the config.json Create reads.
-const maxSpecSize = 16 << 20
 
 // Decision says what the annotations decide about a container.
 type Decision int
@@ -103,28 +93,6 @@ func strict(cfg artifact.Config) bool { return isTrue(cfg[AnnotationStrict]) }
 func isTrue(v string) bool {
 	b, err := strconv.ParseBool(v)
 	return err == nil && b
-}
-
-// ReadSpec reads and parses <bundle>/config.json.
-func ReadSpec(bundle string) (*specs.Spec, error) {
-	p := filepath.Join(bundle, "config.json")
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, fmt.Errorf("read spec: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxSpecSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read spec %s: %w", p, err)
-	}
-	if len(data) > maxSpecSize {
-		return nil, fmt.Errorf("read spec %s: larger than %d bytes", p, maxSpecSize)
-	}
-	var spec specs.Spec
-	if err := json.Unmarshal(data, &spec); err != nil {
-		return nil, fmt.Errorf("read spec %s: %w", p, err)
-	}
-	return &spec, nil
 }
 
 // errNotWanted is returned by the Create pipeline when a probed urunc.json

@@ -73,30 +73,6 @@ func TestStrictAnnotation(t *testing.T) {
 	}
 }
 
-func TestReadSpec(t *testing.T) {
-	bundle := t.TempDir()
-	config := `{"ociVersion":"1.2.0","process":{"args":["/init"]},"root":{"path":"rootfs"},
-		"annotations":{"com.urunc.unikernel.snapshotView":"true","com.urunc.unikernel.mountRootfs":"true"}}`
-	if err := os.WriteFile(filepath.Join(bundle, "config.json"), []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	spec, err := ReadSpec(bundle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := Gate(spec.Annotations); got != Act {
-		t.Errorf("Gate(config.json annotations) = %s, want act", got)
-	}
-	if _, err := ReadSpec(t.TempDir()); err == nil {
-		t.Error("ReadSpec of a bundle without config.json succeeded")
-	}
-	bad := t.TempDir()
-	os.WriteFile(filepath.Join(bad, "config.json"), []byte("{"), 0o644)
-	if _, err := ReadSpec(bad); err == nil {
-		t.Error("ReadSpec of a malformed config.json succeeded")
-	}
-}
-
 // uruncJSON encodes a urunc.json as images carry it (base64 values).
 func uruncJSON(t testing.TB, cfg map[string]string) []byte {
 	t.Helper()

@@ -14,6 +14,7 @@ import (
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/rs/zerolog"
 
+	"github.com/artifactfs/artifactfs/artifactbind"
 	"github.com/artifactfs/artifactfs/internal/artifact"
 	"github.com/artifactfs/artifactfs/internal/mounttable"
 	"github.com/artifactfs/artifactfs/internal/testimage"
@@ -190,7 +191,7 @@ func (e *testEnv) requireClean(t *testing.T, v *fakeViewer, img string) {
 			t.Errorf("left a loop device: %s", l)
 		}
 	}
-	for _, d := range []string{filepath.Join(e.root, "ns", "c1"), filepath.Join(e.root, viewsDir, "ns", "c1")} {
+	for _, d := range []string{filepath.Join(e.root, "ns", "c1"), filepath.Join(e.root, artifactbind.ViewsDir, "ns", "c1")} {
 		if _, err := os.Lstat(d); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("left %s (%v)", d, err)
 		}

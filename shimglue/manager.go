@@ -10,6 +10,8 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/shim"
 	"github.com/rs/zerolog"
+
+	"github.com/artifactfs/artifactfs/internal/layout"
 )
 
 // grpcAddressEnv is set by containerd for every shim command.
@@ -90,7 +92,7 @@ func containerdAddress() string {
 // per-container mount forever. The container is being destroyed, so a
 // frozen cgroup cannot be a pause the user wants kept.
 func thawStopped(bundle string, log zerolog.Logger) {
-	spec, err := ReadSpec(bundle)
+	spec, err := layout.ReadSpec(bundle)
 	if err != nil || spec.Linux == nil {
 		return
 	}

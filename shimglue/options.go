@@ -7,11 +7,15 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/artifactfs/artifactfs/internal/artifact"
+	"github.com/artifactfs/artifactfs/internal/layout"
 )
 
 // Environment variables the shim reads (shimglue/plugin and WrapManager);
 // a shim inherits containerd's environment.
 const (
+	// RootEnv moves the root of the per-container paths (Config.Root):
+	// layout.RootEnv, named here with the shim's other settings.
+	RootEnv = layout.RootEnv
 	// StrictEnv, when true, makes every gated Create fail when the view
 	// cannot be served, as AnnotationStrict does for one container.
 	StrictEnv = "ARTIFACTFS_STRICT"
@@ -28,7 +32,8 @@ const DefaultPrepareTimeout = 30 * time.Second
 
 // Config configures a Preparer. Each field's comment states its default.
 type Config struct {
-	// Root is the root of the per-container paths. Default RootFromEnv():
+	// Root is the root of the per-container paths. Default
+	// layout.RootFromEnv():
 	// $ARTIFACTFS_ROOT, else /run/artifactfs.
 	Root string
 	// Strict makes Create fail when a gated container's view cannot be
@@ -110,7 +115,7 @@ func newConfig(opts []Option) Config {
 		o(&c)
 	}
 	if c.Root == "" {
-		c.Root = RootFromEnv()
+		c.Root = layout.RootFromEnv()
 	}
 	if c.MaxSize <= 0 {
 		c.MaxSize = artifact.DefaultMaxSize

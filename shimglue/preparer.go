@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"golang.org/x/sys/unix"
 
 	"github.com/artifactfs/artifactfs/artifactbind"
 	"github.com/artifactfs/artifactfs/fs"
 	"github.com/artifactfs/artifactfs/internal/artifact"
+	"github.com/artifactfs/artifactfs/internal/layout"
 	"github.com/artifactfs/artifactfs/internal/source"
 )
 
@@ -107,7 +107,7 @@ func (p *Preparer) prepareNow(ctx context.Context, ns, id, bundle string, annota
 
 // prepare runs the steps, rolling all back on error.
 func (p *Preparer) prepare(ctx context.Context, ns, id string, c *container, decision Decision, ann map[string]string) (_ *State, err error) {
-	path, err := ContainerPath(p.cfg.Root, ns, id)
+	path, err := artifactbind.ContainerPath(p.cfg.Root, ns, id)
 	if err != nil {
 		return nil, err
 	}
@@ -127,11 +127,9 @@ func (p *Preparer) prepare(ctx context.Context, ns, id string, c *container, dec
 	}
 	// The shim marks its root before it looks for what an earlier attempt
 	// left there: cleanup touches only a marked root.
-	rootFd, err := ensureRoot(p.cfg.Root)
-	if err != nil {
+	if err := layout.EnsureRoot(p.cfg.Root); err != nil {
 		return nil, err
 	}
-	unix.Close(rootFd)
 	// A crashed earlier shim may have left mounts at these paths.
 	if err := p.clear(false, c.st); err != nil {
 		return nil, err
@@ -162,10 +160,16 @@ func (p *Preparer) prepare(ctx context.Context, ns, id string, c *container, dec
 // clear unmounts and removes what is at the per-container path (view
 // false) or the view mount point (view true) of the container st names.
 // The path is derived from the root and the names, never taken from st,
-// and only what artifactfs marked as its own is touched (entry.clear).
+// and only what artifactfs marked as its own is touched (layout.Entry.Clear).
 func (p *Preparer) clear(view bool, st *State) error {
-	_, err := entry{root: p.cfg.Root, view: view, ns: st.Namespace, id: st.ContainerID}.clear(false)
+	_, err := p.entry(view, st).Clear(false)
 	return err
+}
+
+// entry returns the per-container path (view false) or the view mount
+// point (view true) of the container st names.
+func (p *Preparer) entry(view bool, st *State) layout.Entry {
+	return layout.Entry{Root: p.cfg.Root, View: view, Namespace: st.Namespace, ID: st.ContainerID}
 }
 
 // Release undoes Prepare for container ns/id: it unmounts the

@@ -14,6 +14,7 @@ import (
 
 	"github.com/containerd/containerd/v2/core/mount"
 
+	"github.com/artifactfs/artifactfs/admin"
 	"github.com/artifactfs/artifactfs/internal/testimage"
 )
 
@@ -74,7 +75,7 @@ func TestPrepareModes(t *testing.T) {
 				t.Errorf("artifacts %+v", st.Artifacts)
 			}
 			checkServed(t, st.Path, want)
-			if entries, err := Status(e.root, 0); err != nil || len(entries) != 1 || entries[0].Mode != st.Mode || !entries[0].Healthy {
+			if entries, err := admin.Status(e.root, 0); err != nil || len(entries) != 1 || entries[0].Mode != st.Mode || !entries[0].Healthy {
 				t.Errorf("Status = %+v, %v; want one healthy %s entry", entries, err, st.Mode)
 			}
 			if st.Mode != ModeCopy {

@@ -15,6 +15,8 @@ import (
 	"github.com/containerd/ttrpc"
 	"github.com/rs/zerolog"
 	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/artifactfs/artifactfs/internal/layout"
 )
 
 // TaskService wraps a shim's task service (runc's, from
@@ -71,7 +73,7 @@ func (s *TaskService) Create(ctx context.Context, r *taskAPI.CreateTaskRequest) 
 		return nil, errgrpc.ToGRPC(err)
 	}
 	r.Options = opts
-	spec, err := ReadSpec(r.Bundle)
+	spec, err := layout.ReadSpec(r.Bundle)
 	if err != nil {
 		// runc will fail on it too; say why we did nothing.
 		log.Warn().Err(err).Msg("cannot read the OCI spec; no snapshot view")

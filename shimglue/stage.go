@@ -6,6 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/artifactfs/artifactfs/internal/artifact"
+	"github.com/artifactfs/artifactfs/internal/layout"
 )
 
 // In bind and copy modes the per-container path is, as in the FUSE modes,
@@ -34,7 +35,7 @@ func mountStage(path string, mode Mode, set artifact.Set, copy bool) error {
 		}
 	}
 	opts := fmt.Sprintf("mode=0755,size=%d,nr_inodes=%d", size, stageInodes)
-	if err := unix.Mount(fsName(mode), path, "tmpfs", stageFlags, opts); err != nil {
+	if err := unix.Mount(layout.FSName(mode), path, "tmpfs", stageFlags, opts); err != nil {
 		return fmt.Errorf("mount the stage at %s: %w", path, err)
 	}
 	return nil

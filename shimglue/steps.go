@@ -16,6 +16,7 @@ import (
 	"github.com/artifactfs/artifactfs/fs"
 	"github.com/artifactfs/artifactfs/internal/artifact"
 	"github.com/artifactfs/artifactfs/internal/extract"
+	"github.com/artifactfs/artifactfs/internal/layout"
 	"github.com/artifactfs/artifactfs/internal/mounttable"
 	"github.com/artifactfs/artifactfs/internal/source"
 )
@@ -34,7 +35,7 @@ func (p *Preparer) steps(ctx context.Context, c *container, decision Decision, a
 
 	// From here on the state file lists what a crash would leave behind:
 	// the paths are fixed, and the view is found by its lease.
-	st.ViewMountpoint = viewMountpoint(p.cfg.Root, st.Namespace, st.ContainerID)
+	st.ViewMountpoint = artifactbind.ViewMountpoint(p.cfg.Root, st.Namespace, st.ContainerID)
 	if err := fault(StepPending); err != nil {
 		return err
 	}
@@ -168,7 +169,7 @@ func (p *Preparer) mountView(mounts []mount.Mount, c *container) error {
 	if err != nil {
 		return err
 	}
-	mp, err := makeEntry(p.cfg.Root, true, c.st.Namespace, c.st.ContainerID)
+	mp, err := p.entry(true, c.st).Make()
 	if err != nil {
 		return err
 	}
@@ -205,7 +206,7 @@ func readOnly(mounts []mount.Mount) ([]mount.Mount, error) {
 // else a read-only stage of read-only binds from the mounted view, else
 // one of copies.
 func (p *Preparer) serve(ctx context.Context, c *container, set artifact.Set, fault func(Step) error) (Mode, error) {
-	path, err := makeEntry(p.cfg.Root, false, c.st.Namespace, c.st.ContainerID)
+	path, err := p.entry(false, c.st).Make()
 	if err != nil {
 		return "", err
 	}
@@ -282,7 +283,7 @@ func (p *Preparer) mountFUSE(ctx context.Context, c *container, set artifact.Set
 	}
 	m, err := fs.Mount(c.log.WithContext(ctx), c.st.Path, root, fs.Options{
 		// The mount table then tells `artifactfs status` the mode.
-		FSName:      fsName(mode),
+		FSName:      layout.FSName(mode),
 		Passthrough: !p.cfg.NoPassthrough,
 		// The container, and urunc's monitor, may read as another user;
 		// the image's permission bits still apply (default_permissions).

@@ -8,6 +8,7 @@ import (
 
 	"github.com/artifactfs/artifactfs/internal/artifact"
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
+	"github.com/artifactfs/artifactfs/internal/layout"
 	"github.com/artifactfs/artifactfs/shimglue"
 )
 
@@ -18,7 +19,7 @@ import (
 func TestCleanupBundleViewContainment(t *testing.T) {
 	root := t.TempDir()
 	t.Setenv(shimglue.RootEnv, root)
-	if _, _, err := shimglue.MakeContainerDirs(root, "other", "x"); err != nil {
+	if _, _, err := layout.MakeContainerDirs(root, "other", "x"); err != nil {
 		t.Fatal(err)
 	}
 	// A host directory that looks like an image: urunc.json and a kernel.

@@ -11,7 +11,7 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/mount"
 
-	"github.com/artifactfs/artifactfs/shimglue"
+	"github.com/artifactfs/artifactfs/internal/layout"
 	"github.com/artifactfs/artifactfs/view"
 )
 
@@ -41,7 +41,7 @@ func TestCLIGCAfterCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The directories as the shim makes them: marked as artifactfs's own.
-	perContainer, viewDir, err := shimglue.MakeContainerDirs(root, ns, orphan.ID())
+	perContainer, viewDir, err := layout.MakeContainerDirs(root, ns, orphan.ID())
 	if err != nil {
 		t.Fatal(err)
 	}

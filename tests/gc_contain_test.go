@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/artifactfs/artifactfs/shimglue"
+	"github.com/artifactfs/artifactfs/internal/layout"
 )
 
 // TestGCContainment hands `artifactfs gc` roots it must not trust: a
@@ -25,7 +25,7 @@ func TestGCContainment(t *testing.T) {
 	t.Run("symlinked namespace directory", func(t *testing.T) {
 		root := t.TempDir()
 		// The root as the shim leaves it: marked, with another namespace.
-		if _, _, err := shimglue.MakeContainerDirs(root, "otherns", "x"); err != nil {
+		if _, _, err := layout.MakeContainerDirs(root, "otherns", "x"); err != nil {
 			t.Fatal(err)
 		}
 		target := t.TempDir()

@@ -13,14 +13,14 @@ import (
 	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
 
-	"github.com/artifactfs/artifactfs/shimglue"
+	"github.com/artifactfs/artifactfs/internal/layout"
 )
 
 // freezerState returns the v1 freezer state file of container id's cgroup
 // (the spec's linux.cgroupsPath), skipping where there is no v1 freezer.
 func freezerState(t *testing.T, e *shimEnv, id string) string {
 	t.Helper()
-	spec, err := shimglue.ReadSpec(e.bundle(id))
+	spec, err := layout.ReadSpec(e.bundle(id))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,7 +100,7 @@ func List(ctx context.Context, c *client.Client, ns string) ([]Found, error) {
 	for i, f := range out {
 		e, ok := exists[f.ContainerID]
 		if !ok {
-			if e, err = containerExists(ctx, c, f.ContainerID); err != nil {
+			if e, err = ContainerExists(ctx, c, f.ContainerID); err != nil {
 				return nil, err
 			}
 			exists[f.ContainerID] = e
@@ -138,7 +138,7 @@ func GC(ctx context.Context, c *client.Client, ns string, dryRun bool) ([]Found,
 			continue
 		}
 		// Check again: a container of that id may have been created since.
-		if e, err := containerExists(ctx, c, f.ContainerID); err != nil || e {
+		if e, err := ContainerExists(ctx, c, f.ContainerID); err != nil || e {
 			if err != nil {
 				errs = append(errs, err)
 			}
@@ -154,8 +154,10 @@ func GC(ctx context.Context, c *client.Client, ns string, dryRun bool) ([]Found,
 	return done, errors.Join(errs...)
 }
 
-// containerExists tells whether container id exists in ctx's namespace.
-func containerExists(ctx context.Context, c *client.Client, id string) (bool, error) {
+// ContainerExists tells whether container id exists in ctx's namespace
+// (an empty id never does). It is the one test of "is this container
+// still there" that gc uses before releasing anything of it.
+func ContainerExists(ctx context.Context, c *client.Client, id string) (bool, error) {
 	if id == "" {
 		return false, nil
 	}

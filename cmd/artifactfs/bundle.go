@@ -9,9 +9,9 @@ import (
 
 	"github.com/artifactfs/artifactfs/artifactbind"
 	"github.com/artifactfs/artifactfs/blockreader"
+	"github.com/artifactfs/artifactfs/internal/layout"
 	"github.com/artifactfs/artifactfs/internal/mounttable"
 	"github.com/artifactfs/artifactfs/internal/source"
-	"github.com/artifactfs/artifactfs/shimglue"
 )
 
 // openBundle picks the source of a container bundle: the view recorded in
@@ -23,7 +23,7 @@ func openBundle(bundle string) (source.Source, map[string]string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := shimglue.LoadState(bundle)
+	st, err := artifactbind.LoadState(bundle)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -48,14 +48,14 @@ func openBundle(bundle string) (source.Source, map[string]string, error) {
 // block file or device when the view is not mounted. The recorded paths
 // must be exactly those the root ($ARTIFACTFS_ROOT) gives the container;
 // the view is then opened by the derived path, beneath the marked root and
-// without following a symlink (shimglue.OpenView).
-func stateSource(st *shimglue.State) (source.Source, error) {
-	root := shimglue.RootFromEnv()
+// without following a symlink (layout.OpenView).
+func stateSource(st *artifactbind.State) (source.Source, error) {
+	root := layout.RootFromEnv()
 	if err := st.CheckRoot(root); err != nil {
 		return nil, fmt.Errorf("state of %s/%s: %w", st.Namespace, st.ContainerID, err)
 	}
 	if st.ViewMountpoint != "" {
-		return shimglue.OpenView(root, st.Namespace, st.ContainerID)
+		return layout.OpenView(root, st.Namespace, st.ContainerID)
 	}
 	for _, m := range st.ViewMounts {
 		if m.Type == "ext4" {
@@ -96,7 +96,7 @@ func checkBlockSource(p string) error {
 
 // bundleAnnotations reads the OCI spec annotations of a bundle.
 func bundleAnnotations(bundle string) (map[string]string, error) {
-	spec, err := shimglue.ReadSpec(bundle)
+	spec, err := layout.ReadSpec(bundle)
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", bundle, err)
 	}

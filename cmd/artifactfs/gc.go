@@ -11,7 +11,9 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/spf13/cobra"
 
-	"github.com/artifactfs/artifactfs/shimglue"
+	"github.com/artifactfs/artifactfs/admin"
+	"github.com/artifactfs/artifactfs/artifactbind"
+	"github.com/artifactfs/artifactfs/internal/layout"
 )
 
 func newGCCommand() *cobra.Command {
@@ -33,7 +35,7 @@ mount point; anything else is reported and left. --dry-run only prints.`,
 			if namespace == "" {
 				return usageError(errors.New("--namespace is required"))
 			}
-			if err := shimglue.ValidName(namespace); err != nil {
+			if err := artifactbind.ValidName(namespace); err != nil {
 				return usageError(fmt.Errorf("--namespace: %w", err))
 			}
 			c, err := connect(cmd.Context(), address)
@@ -41,11 +43,11 @@ mount point; anything else is reported and left. --dry-run only prints.`,
 				return err
 			}
 			defer c.Close()
-			removed, err := shimglue.GC(cmd.Context(), c, root, namespace, dryRun)
+			removed, err := admin.GC(cmd.Context(), c, root, namespace, dryRun)
 			out := cmd.OutOrStdout()
 			if asJSON {
 				if removed == nil {
-					removed = []shimglue.Removed{}
+					removed = []admin.Removed{}
 				}
 				if jerr := writeJSON(out, removed); jerr != nil {
 					return jerr
@@ -70,7 +72,7 @@ mount point; anything else is reported and left. --dry-run only prints.`,
 	fl := cmd.Flags()
 	fl.StringVar(&address, "address", "/run/containerd/containerd.sock", "containerd's socket")
 	fl.StringVar(&namespace, "namespace", "", "containerd namespace to clean (e.g. default, k8s.io)")
-	fl.StringVar(&root, "root", shimglue.RootFromEnv(), "root of the per-container paths ($"+shimglue.RootEnv+")")
+	fl.StringVar(&root, "root", layout.RootFromEnv(), "root of the per-container paths ($"+layout.RootEnv+")")
 	fl.BoolVar(&dryRun, "dry-run", false, "only print what would be removed")
 	fl.BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd

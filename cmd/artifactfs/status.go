@@ -8,7 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/artifactfs/artifactfs/shimglue"
+	"github.com/artifactfs/artifactfs/admin"
+	"github.com/artifactfs/artifactfs/internal/layout"
 )
 
 func newStatusCommand() *cobra.Command {
@@ -20,14 +21,14 @@ func newStatusCommand() *cobra.Command {
 		Short: "List every per-container path: container, mode, artifacts, healthy or stale",
 		Args:  exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			entries, err := shimglue.Status(root, timeout)
+			entries, err := admin.Status(root, timeout)
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
 				if entries == nil {
-					entries = []shimglue.Entry{}
+					entries = []admin.Entry{}
 				}
 				return writeJSON(out, entries)
 			}
@@ -54,7 +55,7 @@ func newStatusCommand() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVar(&root, "root", shimglue.RootFromEnv(), "root of the per-container paths ($"+shimglue.RootEnv+")")
+	cmd.Flags().StringVar(&root, "root", layout.RootFromEnv(), "root of the per-container paths ($"+layout.RootEnv+")")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	timeoutFlag(cmd, &timeout)
 	return cmd

@@ -8,7 +8,7 @@ import (
 
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 
-	"github.com/artifactfs/artifactfs/shimglue"
+	"github.com/artifactfs/artifactfs/admin"
 	"github.com/artifactfs/artifactfs/view"
 )
 
@@ -31,7 +31,7 @@ func (d *Daemon) Leftovers(ctx context.Context, root string, inMountNS func(func
 	for _, f := range found {
 		out = append(out, fmt.Sprintf("view/lease %s %s of %s", f.Key, f.LeaseID, f.ContainerID))
 	}
-	removed, err := shimglue.GC(ctx, d.Client(), root, ns, true)
+	removed, err := admin.GC(ctx, d.Client(), root, ns, true)
 	if err != nil {
 		out = append(out, "gc --dry-run: "+err.Error())
 	}

@@ -10,9 +10,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/artifactfs/artifactfs/admin"
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
 	"github.com/artifactfs/artifactfs/internal/shimtest"
-	"github.com/artifactfs/artifactfs/shimglue"
 )
 
 // check runs after a cycle's cleanup: what is left once things settle is
@@ -97,13 +97,13 @@ func (s *soak) settle(d time.Duration) []string {
 	}
 }
 
-// gc runs shimglue.GC, as `artifactfs gc` does, until it removes nothing
+// gc runs admin.GC, as `artifactfs gc` does, until it removes nothing
 // (at most 5 passes), counting what it removes under the fault's kind.
 func (s *soak) gc(k kind) {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	for pass := 0; pass < 5; pass++ {
-		removed, err := shimglue.GC(ctx, s.d.Client(), s.root, s.d.Namespace, false)
+		removed, err := admin.GC(ctx, s.d.Client(), s.root, s.d.Namespace, false)
 		for _, r := range removed {
 			s.gcNeeded[string(k)+" "+r.Kind]++
 		}
@@ -195,7 +195,7 @@ func (s *soak) finish() {
 		s.t.Errorf("at the end: left: %s", l)
 	}
 	s.checkRuntime(-1, fault{kind: kindNone})
-	removed, err := shimglue.GC(ctx, s.d.Client(), s.root, s.d.Namespace, false)
+	removed, err := admin.GC(ctx, s.d.Client(), s.root, s.d.Namespace, false)
 	if err != nil || len(removed) > 0 {
 		s.t.Errorf("gc at the end: removed %v, %v; want nothing", removed, err)
 	}

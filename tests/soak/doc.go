@@ -6,7 +6,7 @@
 // state directory (ENOSPC), and a reboot (every process killed, mounts and
 // loop devices gone, the artifactfs root and /run wiped). After each cycle
 // the containerd-level cleanup runs (task and container delete, retried),
-// then `artifactfs gc` (shimglue.GC) until it converges, and nothing may be
+// then `artifactfs gc` (admin.GC) until it converges, and nothing may be
 // left: views, leases, mounts, loop devices, per-container and view
 // directories, bundles, runc state, shim sockets, cgroups, processes.
 //

@@ -1,4 +1,4 @@
-package shimglue
+package layout
 
 import (
 	"fmt"
@@ -17,7 +17,7 @@ import (
 // comes from root and the names, never from a state file; a symlink there,
 // or a plain directory, is refused.
 func OpenView(root, ns, id string) (*source.Dir, error) {
-	e := entry{root: root, view: true, ns: ns, id: id}
+	e := Entry{Root: root, View: true, Namespace: ns, ID: id}
 	parent, exists, err := e.openParent()
 	if err != nil {
 		return nil, err

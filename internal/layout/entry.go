@@ -1,4 +1,4 @@
-package shimglue
+package layout
 
 import (
 	"errors"
@@ -13,27 +13,32 @@ import (
 	"github.com/artifactfs/artifactfs/internal/mounttable"
 )
 
-// entry is a per-container path or a view mount point of one container,
-// named by the root and validated names only: never by a path read from a
-// state file or found under the root.
-type entry struct {
-	root   string
-	view   bool
-	ns, id string
+// Entry is the per-container path (View false) or the view mount point
+// (View true) of one container, named by the root and validated names
+// only: never by a path read from a state file or found under the root.
+type Entry struct {
+	// Root is the root of the per-container paths.
+	Root string
+	// View selects the view mount point <root>/.views/<ns>/<id> instead
+	// of the per-container path <root>/<ns>/<id>.
+	View bool
+	// Namespace and ID name the container.
+	Namespace, ID string
 }
 
-func (e entry) String() string {
-	return filepath.Join(append(append([]string{e.root}, parents(e.view, e.ns)...), e.id)...)
+// String returns the path of e.
+func (e Entry) String() string {
+	return filepath.Join(append(append([]string{e.Root}, parents(e.View, e.Namespace)...), e.ID)...)
 }
 
 // openParent opens the namespace directory of e beneath the marked root,
 // checking the marker of every directory on the way. exists is false when
 // the root or a directory on the way does not exist: then nothing of e can.
-func (e entry) openParent() (fd int, exists bool, err error) {
-	if err := checkNames(e.ns, e.id); err != nil {
+func (e Entry) openParent() (fd int, exists bool, err error) {
+	if err := checkNames(e.Namespace, e.ID); err != nil {
 		return -1, false, err
 	}
-	dir, err := openRoot(e.root)
+	dir, err := openRoot(e.Root)
 	if errors.Is(err, iofs.ErrNotExist) || errors.Is(err, ErrNotOwned) && !e.parentExists() {
 		// An unmarked root without e's namespace directory holds nothing
 		// of e: a root no container was prepared in yet.
@@ -42,7 +47,7 @@ func (e entry) openParent() (fd int, exists bool, err error) {
 	if err != nil {
 		return -1, false, err
 	}
-	for _, name := range parents(e.view, e.ns) {
+	for _, name := range parents(e.View, e.Namespace) {
 		next, err := openDir(dir, name)
 		unix.Close(dir)
 		if errors.Is(err, unix.ENOENT) {
@@ -50,7 +55,7 @@ func (e entry) openParent() (fd int, exists bool, err error) {
 		}
 		if err == nil {
 			err = requireMark(next, name, markDir)
-			if errors.Is(err, ErrNotOwned) && !entryExists(next, e.id) {
+			if errors.Is(err, ErrNotOwned) && !entryExists(next, e.ID) {
 				// Unmarked (a version before the markers made it, and
 				// Prepare adopts it): nothing of e is in it.
 				unix.Close(next)
@@ -74,8 +79,8 @@ func entryExists(dir int, name string) bool {
 
 // parentExists reports whether e's namespace directory, or something in
 // its place, exists (Lstat: not followed).
-func (e entry) parentExists() bool {
-	_, err := os.Lstat(filepath.Join(append([]string{e.root}, parents(e.view, e.ns)...)...))
+func (e Entry) parentExists() bool {
+	_, err := os.Lstat(filepath.Join(append([]string{e.Root}, parents(e.View, e.Namespace)...)...))
 	return !errors.Is(err, iofs.ErrNotExist)
 }
 
@@ -90,10 +95,10 @@ func closeErr(fd int, err error) (int, bool, error) {
 // whatever is mounted on it: it is read through a clone of the namespace
 // directory's mount without its submounts (open_tree), so a live or stale
 // mount at e does not hide it. exists is false when there is no e.
-func (e entry) checkOwned(parent int) (exists bool, err error) {
+func (e Entry) checkOwned(parent int) (exists bool, err error) {
 	// The usual first Create: nothing there (a stale FUSE mount at e
 	// gives ENOTCONN, not ENOENT), no mount to clone.
-	if !entryExists(parent, e.id) {
+	if !entryExists(parent, e.ID) {
 		return false, nil
 	}
 	tree, err := unix.OpenTree(parent, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
@@ -101,12 +106,12 @@ func (e entry) checkOwned(parent int) (exists bool, err error) {
 		return false, fmt.Errorf("%s: clone the mount of its parent: %w", e, err)
 	}
 	defer unix.Close(tree)
-	fd, err := openDir(tree, e.id)
+	fd, err := openDir(tree, e.ID)
 	if errors.Is(err, unix.ENOENT) {
 		return false, nil
 	}
 	if err == nil {
-		err = requireMark(fd, e.id, markEntry)
+		err = requireMark(fd, e.ID, markEntry)
 		unix.Close(fd)
 	}
 	if err != nil {
@@ -115,11 +120,11 @@ func (e entry) checkOwned(parent int) (exists bool, err error) {
 	return true, nil
 }
 
-// clear unmounts what is mounted at e or below it, removes e, and then
+// Clear unmounts what is mounted at e or below it, removes e, and then
 // its namespace directory if that is left empty. Only a marked e in
 // marked directories is touched. With dryRun it only checks. found says
 // whether there was an e.
-func (e entry) clear(dryRun bool) (found bool, err error) {
+func (e Entry) Clear(dryRun bool) (found bool, err error) {
 	parent, exists, err := e.openParent()
 	if err != nil || !exists {
 		return false, err
@@ -134,10 +139,10 @@ func (e entry) clear(dryRun bool) (found bool, err error) {
 	if err != nil {
 		return true, fmt.Errorf("%s: %w", e, err)
 	}
-	if _, err := mounttable.UnmountTree(filepath.Join(dirPath, e.id)); err != nil {
+	if _, err := mounttable.UnmountTree(filepath.Join(dirPath, e.ID)); err != nil {
 		return true, fmt.Errorf("%s: %w", e, err)
 	}
-	if err := mounttable.RemoveAt(parent, e.id); err != nil {
+	if err := mounttable.RemoveAt(parent, e.ID); err != nil {
 		return true, fmt.Errorf("remove %s: %w", e, err)
 	}
 	e.removeEmptyParent()
@@ -146,15 +151,15 @@ func (e entry) clear(dryRun bool) (found bool, err error) {
 
 // removeEmptyParent removes e's namespace directory when it is empty and
 // still marked. A namespace directory that another container's Create
-// has just filled stays (ENOTEMPTY); makeEntry starts over when it loses
+// has just filled stays (ENOTEMPTY); Make starts over when it loses
 // the race the other way.
-func (e entry) removeEmptyParent() {
-	dir, err := openRoot(e.root)
+func (e Entry) removeEmptyParent() {
+	dir, err := openRoot(e.Root)
 	if err != nil {
 		return
 	}
 	defer func() { unix.Close(dir) }()
-	names := parents(e.view, e.ns)
+	names := parents(e.View, e.Namespace)
 	for _, name := range names[:len(names)-1] {
 		next, err := openDir(dir, name)
 		if err != nil {
@@ -163,14 +168,32 @@ func (e entry) removeEmptyParent() {
 		unix.Close(dir)
 		dir = next
 	}
-	ns, err := openDir(dir, e.ns)
+	ns, err := openDir(dir, e.Namespace)
 	if err != nil {
 		return
 	}
-	owned := requireMark(ns, e.ns, markDir) == nil
+	owned := requireMark(ns, e.Namespace, markDir) == nil
 	unix.Close(ns)
 	if owned {
 		// ENOTEMPTY, EEXIST, ENOENT, EBUSY: another container's, or gone.
-		_ = unix.Unlinkat(dir, e.ns, unix.AT_REMOVEDIR)
+		_ = unix.Unlinkat(dir, e.Namespace, unix.AT_REMOVEDIR)
 	}
+}
+
+// List returns the names in the namespace directory ns (under .views when
+// view is true) of root, reached from the marked root without following a
+// symlink; the directory must be marked. A root or namespace directory
+// that does not exist holds nothing.
+func List(root string, view bool, ns string) ([]string, error) {
+	parent, exists, err := Entry{Root: root, View: view, Namespace: ns, ID: "x"}.openParent()
+	if err != nil || !exists {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(parent), filepath.Join(append([]string{root}, parents(view, ns)...)...))
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", f.Name(), err)
+	}
+	return names, nil
 }

@@ -1,4 +1,4 @@
-package shimglue
+package layout
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/artifactfs/artifactfs/artifactbind"
 	"github.com/artifactfs/artifactfs/internal/mounttable"
 )
 
@@ -107,11 +108,21 @@ func openRoot(root string) (int, error) {
 	return fd, nil
 }
 
-// ensureRoot makes the root (mode dirPerm, an existing one is tightened to it) and marks it, and returns it
-// open. An existing root is marked as it is: what is in it stays unowned
-// until artifactfs makes it.
-// A directory marked as something else (a namespace, a container) is
+// EnsureRoot makes the root (mode 0700; an existing one is tightened to
+// it) and marks it, as the shim does before it looks for what an earlier
+// attempt left there: cleanup touches only a marked root. An existing root
+// is marked as it is: what is in it stays unowned until artifactfs makes
+// it. A directory marked as something else (a namespace, a container) is
 // refused, so a root can never be nested in another.
+func EnsureRoot(root string) error {
+	fd, err := ensureRoot(root)
+	if err != nil {
+		return err
+	}
+	return unix.Close(fd)
+}
+
+// ensureRoot is EnsureRoot, returning the root open.
 func ensureRoot(root string) (int, error) {
 	if err := os.MkdirAll(root, dirPerm); err != nil {
 		return -1, fmt.Errorf("make root: %w", err)
@@ -194,7 +205,7 @@ func emptyDir(fd int) bool {
 // namespace directory, under .views for a view mount point.
 func parents(view bool, ns string) []string {
 	if view {
-		return []string{viewsDir, ns}
+		return []string{artifactbind.ViewsDir, ns}
 	}
 	return []string{ns}
 }
@@ -213,10 +224,15 @@ const dirPerm = 0o700
 // per-container paths and views.
 func permOf(bool) uint32 { return dirPerm }
 
-// makeEntry makes the per-container path (view false) or the view mount
-// point (view true) of container ns/id under root, marking every
-// directory it makes, and returns its path. When a namespace directory is
-// removed under it by a concurrent teardown, it starts over.
+// Make makes e and the directories above it (the root, .views for a view,
+// the namespace directory), marking every directory it makes, and returns
+// its path. An existing one must carry its marker (ErrNotOwned). When a
+// namespace directory is removed under it by a concurrent teardown, it
+// starts over.
+func (e Entry) Make() (string, error) {
+	return makeEntry(e.Root, e.View, e.Namespace, e.ID)
+}
+
 func makeEntry(root string, view bool, ns, id string) (string, error) {
 	if err := checkNames(ns, id); err != nil {
 		return "", err
@@ -253,7 +269,7 @@ func makeEntryOnce(root string, view bool, ns, id string) error {
 
 // checkNames checks that ns and id are plain path components.
 func checkNames(ns, id string) error {
-	_, err := ContainerPath("/", ns, id)
+	_, err := artifactbind.ContainerPath("/", ns, id)
 	return err
 }
 
@@ -262,10 +278,10 @@ func checkNames(ns, id string) error {
 // under root, and returns them. Tools and tests that recreate what a
 // crashed shim left use it; the shim itself makes each when it needs it.
 func MakeContainerDirs(root, ns, id string) (path, viewMountpoint string, err error) {
-	if path, err = makeEntry(root, false, ns, id); err != nil {
+	if path, err = (Entry{Root: root, Namespace: ns, ID: id}).Make(); err != nil {
 		return "", "", err
 	}
-	viewMountpoint, err = makeEntry(root, true, ns, id)
+	viewMountpoint, err = Entry{Root: root, View: true, Namespace: ns, ID: id}.Make()
 	return path, viewMountpoint, err
 }
 

@@ -1,16 +1,15 @@
-package shimglue
+package admin
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
-	"github.com/containerd/errdefs"
 
+	"github.com/artifactfs/artifactfs/artifactbind"
+	"github.com/artifactfs/artifactfs/internal/layout"
 	"github.com/artifactfs/artifactfs/view"
 )
 
@@ -34,10 +33,10 @@ type Removed struct {
 // marked as its own (a marked root, marked namespace directories, marked
 // entries), reached without following a symlink, and never removes across
 // a mount point; anything else is reported as an error wrapping
-// ErrNotOwned or mounttable.ErrMounted and left alone. Errors on one item do not
+// layout.ErrNotOwned or mounttable.ErrMounted and left alone. Errors on one item do not
 // stop the others; they are joined in the returned error.
 func GC(ctx context.Context, c *client.Client, root, ns string, dryRun bool) ([]Removed, error) {
-	if err := ValidName(ns); err != nil {
+	if err := artifactbind.ValidName(ns); err != nil {
 		return nil, fmt.Errorf("namespace: %w", err)
 	}
 	ctx = namespaces.WithNamespace(ctx, ns)
@@ -47,26 +46,26 @@ func GC(ctx context.Context, c *client.Client, root, ns string, dryRun bool) ([]
 		kind string
 		view bool
 	}{{"path", false}, {"view-mount", true}} {
-		ids, err := listEntries(root, dir.view, ns)
+		ids, err := layout.List(root, dir.view, ns)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("gc: %w", err))
 			continue
 		}
 		for _, id := range ids {
-			e := entry{root: root, view: dir.view, ns: ns, id: id}
-			if err := ValidName(id); err != nil {
+			e := layout.Entry{Root: root, View: dir.view, Namespace: ns, ID: id}
+			if err := artifactbind.ValidName(id); err != nil {
 				errs = append(errs, fmt.Errorf("gc %s: %w", e, err))
 				continue
 			}
-			gone, err := containerGone(ctx, c, id)
+			exists, err := view.ContainerExists(ctx, c, id)
 			if err != nil {
-				errs = append(errs, err)
+				errs = append(errs, fmt.Errorf("gc: %w", err))
 				continue
 			}
-			if !gone {
+			if exists {
 				continue
 			}
-			found, err := e.clear(dryRun)
+			found, err := e.Clear(dryRun)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("gc: %w", err))
 				continue
@@ -84,35 +83,4 @@ func GC(ctx context.Context, c *client.Client, root, ns string, dryRun bool) ([]
 		removed = append(removed, Removed{Kind: "view", Namespace: ns, ContainerID: f.ContainerID, Name: f.Key + " (lease " + f.LeaseID + ")"})
 	}
 	return removed, errors.Join(errs...)
-}
-
-// listEntries returns the names in the namespace directory ns (under
-// .views when view is true) of root, reached from the marked root without
-// following a symlink; the directory must be marked. A root or namespace
-// directory that does not exist holds nothing.
-func listEntries(root string, view bool, ns string) ([]string, error) {
-	parent, exists, err := entry{root: root, view: view, ns: ns, id: "x"}.openParent()
-	if err != nil || !exists {
-		return nil, err
-	}
-	f := os.NewFile(uintptr(parent), filepath.Join(append([]string{root}, parents(view, ns)...)...))
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", f.Name(), err)
-	}
-	return names, nil
-}
-
-// containerGone reports whether containerd no longer knows container id.
-func containerGone(ctx context.Context, c *client.Client, id string) (bool, error) {
-	_, err := c.ContainerService().Get(ctx, id)
-	switch {
-	case err == nil:
-		return false, nil
-	case errdefs.IsNotFound(err):
-		return true, nil
-	default:
-		return false, fmt.Errorf("gc: look up container %s: %w", id, err)
-	}
 }

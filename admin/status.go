@@ -1,4 +1,4 @@
-package shimglue
+package admin
 
 import (
 	"errors"
@@ -12,16 +12,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/artifactfs/artifactfs/artifactbind"
 	afs "github.com/artifactfs/artifactfs/fs"
+	"github.com/artifactfs/artifactfs/internal/layout"
 	"github.com/artifactfs/artifactfs/internal/mounttable"
 )
-
-// fsNamePrefix starts the FSName (mount source column) of every FUSE mount
-// the shim makes; the mode follows it, so status can tell fuse from direct.
-const fsNamePrefix = "artifactfs-"
-
-// fsName returns the FSName of a per-container FUSE mount serving in mode.
-func fsName(mode Mode) string { return fsNamePrefix + string(mode) }
 
 // Entry describes one per-container path under a root, as `artifactfs
 // status` shows it.
@@ -33,7 +28,7 @@ type Entry struct {
 	Path string `json:"path"`
 	// Mode is how the path serves the artifacts, read from the mount
 	// table: fuse, direct, bind, copy; "none" for an empty directory.
-	Mode Mode `json:"mode"`
+	Mode artifactbind.Mode `json:"mode"`
 	// Healthy is true when every artifact can be stat'ed through the path.
 	Healthy bool `json:"healthy"`
 	// Hung is true when the path's FUSE server did not answer within the
@@ -42,11 +37,11 @@ type Entry struct {
 	// Problem says why the path is not healthy, e.g. "stale FUSE mount".
 	Problem string `json:"problem,omitempty"`
 	// Artifacts lists the files served, relative to Path, with sizes.
-	Artifacts []ArtifactState `json:"artifacts,omitempty"`
+	Artifacts []artifactbind.ArtifactState `json:"artifacts,omitempty"`
 }
 
 // ModeNone marks a per-container directory that serves nothing.
-const ModeNone Mode = "none"
+const ModeNone artifactbind.Mode = "none"
 
 // maxStatusFiles bounds how many files status lists under one path.
 const maxStatusFiles = 16
@@ -75,7 +70,7 @@ func Status(root string, timeout time.Duration) ([]Entry, error) {
 	}
 	var entries []Entry
 	for _, ns := range namespaces {
-		if !ns.IsDir() || ns.Name() == viewsDir {
+		if !ns.IsDir() || ns.Name() == artifactbind.ViewsDir {
 			continue
 		}
 		ids, err := os.ReadDir(filepath.Join(root, ns.Name()))
@@ -112,9 +107,9 @@ func describe(path, ns, id string, mounts []mounttable.Entry, timeout time.Durat
 	}
 	switch {
 	case top != nil && top.FSType == afs.FSType:
-		e.Mode = ModeFUSE
-		if strings.HasPrefix(top.Source, fsNamePrefix) {
-			e.Mode = Mode(strings.TrimPrefix(top.Source, fsNamePrefix))
+		e.Mode = artifactbind.ModeFUSE
+		if mode, ok := layout.ModeOf(top.Source); ok {
+			e.Mode = mode
 		}
 		switch err := afs.Probe(path, timeout); {
 		case errors.Is(err, unix.ENOTCONN), errors.Is(err, unix.ECONNABORTED):
@@ -126,9 +121,9 @@ func describe(path, ns, id string, mounts []mounttable.Entry, timeout time.Durat
 			return e
 		}
 	case binds > 0:
-		e.Mode = ModeBind
+		e.Mode = artifactbind.ModeBind
 	}
-	var files []ArtifactState
+	var files []artifactbind.ArtifactState
 	err := afs.Within(timeout, "list "+path, func() error {
 		var err error
 		files, err = listFiles(path)
@@ -145,7 +140,7 @@ func describe(path, ns, id string, mounts []mounttable.Entry, timeout time.Durat
 	default:
 		e.Artifacts, e.Healthy = files, true
 		if e.Mode == ModeNone {
-			e.Mode = ModeCopy
+			e.Mode = artifactbind.ModeCopy
 		}
 	}
 	return e
@@ -153,8 +148,8 @@ func describe(path, ns, id string, mounts []mounttable.Entry, timeout time.Durat
 
 // listFiles returns the regular files under dir with their sizes, at most
 // maxStatusFiles of them.
-func listFiles(dir string) ([]ArtifactState, error) {
-	var files []ArtifactState
+func listFiles(dir string) ([]artifactbind.ArtifactState, error) {
+	var files []artifactbind.ArtifactState
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -164,7 +159,7 @@ func listFiles(dir string) ([]ArtifactState, error) {
 			if err != nil {
 				return err
 			}
-			files = append(files, ArtifactState{Path: strings.TrimPrefix(p, dir), Size: info.Size()})
+			files = append(files, artifactbind.ArtifactState{Path: strings.TrimPrefix(p, dir), Size: info.Size()})
 			if len(files) >= maxStatusFiles {
 				return filepath.SkipAll
 			}
