@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/artifactfs/artifactfs/artifactbind"
 	"github.com/artifactfs/artifactfs/internal/mounttable"
 )
 
@@ -64,16 +65,16 @@ func threadMountOptions(t *testing.T, mp string) (string, bool) {
 // TestBindArtifacts binds from what Prepare serves in each mode (FUSE,
 // binds of the view, copies); artifactbind's own tests cover the refusals.
 func TestBindArtifacts(t *testing.T) {
-	for _, mode := range []Mode{ModeFUSE, ModeBind, ModeCopy} {
+	for _, mode := range []artifactbind.Mode{artifactbind.ModeFUSE, artifactbind.ModeBind, artifactbind.ModeCopy} {
 		t.Run(string(mode), func(t *testing.T) {
 			e := newTestEnv(t)
 			img := testImage(t, nil)
 			v := newFakeViewer(blockfileMount(img))
 			var fail []Step
 			switch mode {
-			case ModeBind:
+			case artifactbind.ModeBind:
 				fail = []Step{StepFUSE}
-			case ModeCopy:
+			case artifactbind.ModeCopy:
 				fail = []Step{StepFUSE, StepBind}
 			}
 			p := e.preparer(v, WithFault(faults(fail...)))
@@ -82,7 +83,7 @@ func TestBindArtifacts(t *testing.T) {
 				t.Fatalf("Prepare = %+v, %v", st, err)
 			}
 			defer p.Release(context.Background(), "ns", "c1")
-			loaded, err := LoadState(e.bundle)
+			loaded, err := artifactbind.LoadState(e.bundle)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -92,7 +93,7 @@ func TestBindArtifacts(t *testing.T) {
 			os.MkdirAll(filepath.Join(monitor, ".boot"), 0o755)
 
 			inPrivateMountNS(t, func() {
-				if err := BindArtifacts(loaded, monitor); err != nil {
+				if err := artifactbind.BindArtifacts(loaded, monitor); err != nil {
 					t.Errorf("BindArtifacts: %v", err)
 					return
 				}

@@ -24,7 +24,7 @@ func writeRawState(t *testing.T, bundle string, st map[string]any) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(bundle, StateFile), data, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(bundle, artifactbind.StateFile), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -113,9 +113,9 @@ func TestFallbackReadOnlyMountPoint(t *testing.T) {
 	img := testImage(t, nil)
 	want := wantFiles(t, img)
 	for _, tt := range []struct {
-		mode Mode
+		mode artifactbind.Mode
 		fail []Step
-	}{{ModeBind, []Step{StepFUSE}}, {ModeCopy, []Step{StepFUSE, StepBind}}} {
+	}{{artifactbind.ModeBind, []Step{StepFUSE}}, {artifactbind.ModeCopy, []Step{StepFUSE, StepBind}}} {
 		t.Run(string(tt.mode), func(t *testing.T) {
 			e := newTestEnv(t)
 			v := newFakeViewer(blockfileMount(img))

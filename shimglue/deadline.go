@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/rs/zerolog"
+
+	"github.com/artifactfs/artifactfs/artifactbind"
 )
 
 // ErrPrepareTimeout is wrapped by the error of a strict Create whose
@@ -18,10 +20,10 @@ var ErrPrepareTimeout = errors.New("artifactfs preparation did not finish in tim
 // with its context cancelled, never commits (prepare checks the context
 // under p.mu before it records the container), and rolls back whatever it
 // took once its blocked step returns.
-func (p *Preparer) prepareWithin(ctx context.Context, ns, id string, c *container, decision Decision, ann map[string]string) (*State, error) {
+func (p *Preparer) prepareWithin(ctx context.Context, ns, id string, c *container, decision Decision, ann map[string]string) (*artifactbind.State, error) {
 	dctx, cancel := context.WithTimeout(ctx, p.cfg.PrepareTimeout)
 	type result struct {
-		st  *State
+		st  *artifactbind.State
 		err error
 	}
 	done := make(chan result, 1)
@@ -63,7 +65,7 @@ func (p *Preparer) prepareWithin(ctx context.Context, ns, id string, c *containe
 
 // timedOut decides a Create whose preparation ran out of time: it fails
 // in strict mode, and starts the container without a view otherwise.
-func timedOut(log zerolog.Logger, strict bool, ns, id string, err error) (*State, error) {
+func timedOut(log zerolog.Logger, strict bool, ns, id string, err error) (*artifactbind.State, error) {
 	if strict {
 		log.Warn().Err(err).Msg("snapshot view timed out; failing Create (strict)")
 		return nil, fmt.Errorf("artifactfs snapshot view of %s/%s: %w", ns, id, err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/artifactfs/artifactfs/artifactbind"
 	"github.com/artifactfs/artifactfs/view"
 )
 
@@ -47,7 +48,7 @@ func TestPrepareDeadline(t *testing.T) {
 		close(v.release)
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			got, err := LoadState(e.bundle)
+			got, err := artifactbind.LoadState(e.bundle)
 			if err == nil && got == nil && len(v.held()) == 0 {
 				break
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/artifactfs/artifactfs/artifactbind"
 	"github.com/artifactfs/artifactfs/internal/layout"
 )
 
@@ -12,7 +13,7 @@ import (
 type earlyPrepare struct {
 	bundle string
 	done   chan struct{} // closed when st and err are set
-	st     *State
+	st     *artifactbind.State
 	err    error
 }
 
@@ -74,7 +75,7 @@ func (p *Preparer) takeEarly(ctx context.Context, key string) (*earlyPrepare, er
 // when it was for bundle; ok is false when there was none, or one for
 // another bundle (whose resources Prepare then releases as an earlier
 // attempt).
-func (p *Preparer) useEarly(ctx context.Context, ns, id, bundle string) (st *State, err error, ok bool) {
+func (p *Preparer) useEarly(ctx context.Context, ns, id, bundle string) (st *artifactbind.State, err error, ok bool) {
 	begin := time.Now()
 	e, err := p.takeEarly(ctx, ns+"/"+id)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/artifactfs/artifactfs/artifactbind"
 	"github.com/artifactfs/artifactfs/view"
 )
 
@@ -35,7 +36,7 @@ func TestPrepareEarlyThenCreate(t *testing.T) {
 
 	p.PrepareEarly(ctx, "ns", "c1", e.bundle)
 	st, err := p.Prepare(ctx, "ns", "c1", e.bundle, gated)
-	if err != nil || st == nil || st.Mode != ModeFUSE {
+	if err != nil || st == nil || st.Mode != artifactbind.ModeFUSE {
 		t.Fatalf("Prepare after PrepareEarly = %+v, %v; want a fuse state", st, err)
 	}
 	if v.prepares != 1 {
@@ -69,7 +70,7 @@ func TestPrepareEarlyOtherBundle(t *testing.T) {
 	if v.prepares != 2 {
 		t.Errorf("prepared %d times, want 2 (the early one is not for this bundle)", v.prepares)
 	}
-	if _, err := os.Stat(StatePath(other)); !os.IsNotExist(err) {
+	if _, err := os.Stat(artifactbind.StatePath(other)); !os.IsNotExist(err) {
 		t.Errorf("the early preparation's state file is still in the other bundle (%v)", err)
 	}
 	checkServed(t, st.Path, wantFiles(t, img))

@@ -196,7 +196,7 @@ func (e *testEnv) requireClean(t *testing.T, v *fakeViewer, img string) {
 			t.Errorf("left %s (%v)", d, err)
 		}
 	}
-	if _, err := os.Lstat(StatePath(e.bundle)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Lstat(artifactbind.StatePath(e.bundle)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("left the state file (%v)", err)
 	}
 	if v != nil {

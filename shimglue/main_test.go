@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/artifactfs/artifactfs/artifactbind"
 )
 
 // The main goroutine keeps the main thread: a test that locks a goroutine
@@ -57,9 +59,9 @@ func helperMain() int {
 // nothing behind and is idempotent.
 func TestCleanupAfterKill(t *testing.T) {
 	for _, tt := range []struct {
-		mode Mode
+		mode artifactbind.Mode
 		fail string
-	}{{ModeFUSE, ""}, {ModeBind, "fuse"}, {ModeCopy, "fuse,bind"}, {ModeDirect, "mount-view"}} {
+	}{{artifactbind.ModeFUSE, ""}, {artifactbind.ModeBind, "fuse"}, {artifactbind.ModeCopy, "fuse,bind"}, {artifactbind.ModeDirect, "mount-view"}} {
 		t.Run(string(tt.mode), func(t *testing.T) {
 			e := newTestEnv(t)
 			img := testImage(t, nil)
@@ -90,11 +92,11 @@ func TestCleanupAfterKill(t *testing.T) {
 			}
 			cmd.Wait()
 
-			st, err := LoadState(e.bundle)
+			st, err := artifactbind.LoadState(e.bundle)
 			if err != nil || !st.Ready() {
 				t.Fatalf("state after the kill = %+v, %v", st, err)
 			}
-			if tt.mode == ModeFUSE || tt.mode == ModeDirect {
+			if tt.mode == artifactbind.ModeFUSE || tt.mode == artifactbind.ModeDirect {
 				var sfs syscall.Statfs_t
 				if err := syscall.Statfs(st.Path, &sfs); err != syscall.ENOTCONN {
 					t.Errorf("statfs of the dead mount: %v, want ENOTCONN", err)

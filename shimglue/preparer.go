@@ -32,7 +32,7 @@ type Preparer struct {
 // are the handles only the preparing process holds.
 type container struct {
 	bundle      string
-	st          *State
+	st          *artifactbind.State
 	log         zerolog.Logger
 	strict      bool
 	wanted      bool          // the annotations or urunc.json ask for a view
@@ -55,7 +55,7 @@ func NewPreparer(viewer Viewer, opts ...Option) *Preparer {
 // every earlier step rolled back). It returns an error only when the
 // failure is strict (Config.Strict, AnnotationStrict). When PrepareEarly
 // started on the same container and bundle, it returns that result.
-func (p *Preparer) Prepare(ctx context.Context, ns, id, bundle string, annotations map[string]string) (*State, error) {
+func (p *Preparer) Prepare(ctx context.Context, ns, id, bundle string, annotations map[string]string) (*artifactbind.State, error) {
 	if st, err, ok := p.useEarly(ctx, ns, id, bundle); ok {
 		return st, err
 	}
@@ -64,7 +64,7 @@ func (p *Preparer) Prepare(ctx context.Context, ns, id, bundle string, annotatio
 
 // prepareNow is Prepare without looking for an early preparation; early
 // marks one in the log.
-func (p *Preparer) prepareNow(ctx context.Context, ns, id, bundle string, annotations map[string]string, early bool) (*State, error) {
+func (p *Preparer) prepareNow(ctx context.Context, ns, id, bundle string, annotations map[string]string, early bool) (*artifactbind.State, error) {
 	log := p.cfg.Logger.With().Str("container", id).Str("namespace", ns).Logger()
 	decision := Gate(annotations)
 	switch {
@@ -106,7 +106,7 @@ func (p *Preparer) prepareNow(ctx context.Context, ns, id, bundle string, annota
 }
 
 // prepare runs the steps, rolling all back on error.
-func (p *Preparer) prepare(ctx context.Context, ns, id string, c *container, decision Decision, ann map[string]string) (_ *State, err error) {
+func (p *Preparer) prepare(ctx context.Context, ns, id string, c *container, decision Decision, ann map[string]string) (_ *artifactbind.State, err error) {
 	path, err := artifactbind.ContainerPath(p.cfg.Root, ns, id)
 	if err != nil {
 		return nil, err
@@ -118,12 +118,12 @@ func (p *Preparer) prepare(ctx context.Context, ns, id string, c *container, dec
 	if err := p.Cleanup(ctx, c.bundle); err != nil {
 		return nil, fmt.Errorf("clean up an earlier attempt: %w", err)
 	}
-	c.st = &State{
-		Version:     StateVersion,
+	c.st = &artifactbind.State{
+		Version:     artifactbind.StateVersion,
 		ContainerID: id,
 		Namespace:   ns,
 		Path:        path,
-		Mode:        ModePending,
+		Mode:        artifactbind.ModePending,
 	}
 	// The shim marks its root before it looks for what an earlier attempt
 	// left there: cleanup touches only a marked root.
@@ -161,14 +161,14 @@ func (p *Preparer) prepare(ctx context.Context, ns, id string, c *container, dec
 // false) or the view mount point (view true) of the container st names.
 // The path is derived from the root and the names, never taken from st,
 // and only what artifactfs marked as its own is touched (layout.Entry.Clear).
-func (p *Preparer) clear(view bool, st *State) error {
+func (p *Preparer) clear(view bool, st *artifactbind.State) error {
 	_, err := p.entry(view, st).Clear(false)
 	return err
 }
 
 // entry returns the per-container path (view false) or the view mount
 // point (view true) of the container st names.
-func (p *Preparer) entry(view bool, st *State) layout.Entry {
+func (p *Preparer) entry(view bool, st *artifactbind.State) layout.Entry {
 	return layout.Entry{Root: p.cfg.Root, View: view, Namespace: st.Namespace, ID: st.ContainerID}
 }
 
@@ -236,7 +236,7 @@ func (p *Preparer) CleanupContainer(ctx context.Context, bundle, ns, id string) 
 // cleanup is Cleanup, checking the container the state names when id is
 // set (and its namespace, when ns is).
 func (p *Preparer) cleanup(ctx context.Context, bundle, ns, id string) error {
-	st, err := LoadState(bundle)
+	st, err := artifactbind.LoadState(bundle)
 	if err != nil || st == nil {
 		return err
 	}
@@ -304,11 +304,11 @@ func (p *Preparer) teardown(ctx context.Context, c *container) error {
 	if c.bundle != "" {
 		var err error
 		if released {
-			err = RemoveState(c.bundle)
+			err = artifactbind.RemoveState(c.bundle)
 		} else {
-			err = WriteState(c.bundle, &State{
+			err = artifactbind.WriteState(c.bundle, &artifactbind.State{
 				ContainerID: st.ContainerID, Namespace: st.Namespace, Snapshotter: st.Snapshotter,
-				ViewKey: st.ViewKey, LeaseID: st.LeaseID, Parent: st.Parent, Mode: ModePending,
+				ViewKey: st.ViewKey, LeaseID: st.LeaseID, Parent: st.Parent, Mode: artifactbind.ModePending,
 			})
 		}
 		if err != nil {

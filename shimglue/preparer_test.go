@@ -15,6 +15,7 @@ import (
 	"github.com/containerd/containerd/v2/core/mount"
 
 	"github.com/artifactfs/artifactfs/admin"
+	"github.com/artifactfs/artifactfs/artifactbind"
 	"github.com/artifactfs/artifactfs/internal/testimage"
 )
 
@@ -35,16 +36,16 @@ func TestPrepareModes(t *testing.T) {
 		name     string
 		opts     []Option
 		fail     []Step
-		want     Mode
+		want     artifactbind.Mode
 		viewOpen bool // the view stays mounted
 	}{
-		{name: "fuse", want: ModeFUSE, viewOpen: true},
-		{name: "fuse without passthrough", opts: []Option{WithNoPassthrough(true)}, want: ModeFUSE, viewOpen: true},
-		{name: "direct by option", opts: []Option{WithDirect(true)}, want: ModeDirect},
-		{name: "direct when the view mount fails", fail: []Step{StepMountView}, want: ModeDirect},
-		{name: "bind without FUSE", fail: []Step{StepFUSE}, want: ModeBind, viewOpen: true},
-		{name: "copy without FUSE and binds", fail: []Step{StepFUSE, StepBind}, want: ModeCopy},
-		{name: "copy from the block file", opts: []Option{WithDirect(true)}, fail: []Step{StepFUSE}, want: ModeCopy},
+		{name: "fuse", want: artifactbind.ModeFUSE, viewOpen: true},
+		{name: "fuse without passthrough", opts: []Option{WithNoPassthrough(true)}, want: artifactbind.ModeFUSE, viewOpen: true},
+		{name: "direct by option", opts: []Option{WithDirect(true)}, want: artifactbind.ModeDirect},
+		{name: "direct when the view mount fails", fail: []Step{StepMountView}, want: artifactbind.ModeDirect},
+		{name: "bind without FUSE", fail: []Step{StepFUSE}, want: artifactbind.ModeBind, viewOpen: true},
+		{name: "copy without FUSE and binds", fail: []Step{StepFUSE, StepBind}, want: artifactbind.ModeCopy},
+		{name: "copy from the block file", opts: []Option{WithDirect(true)}, fail: []Step{StepFUSE}, want: artifactbind.ModeCopy},
 	}
 	img := testImage(t, nil)
 	want := wantFiles(t, img)
@@ -67,7 +68,7 @@ func TestPrepareModes(t *testing.T) {
 			if (st.ViewMountpoint != "") != tt.viewOpen {
 				t.Errorf("view mountpoint %q, want mounted=%v", st.ViewMountpoint, tt.viewOpen)
 			}
-			loaded, err := LoadState(e.bundle)
+			loaded, err := artifactbind.LoadState(e.bundle)
 			if err != nil || !reflect.DeepEqual(loaded, st) {
 				t.Errorf("state file = %+v, %v; want %+v", loaded, err, st)
 			}
@@ -78,7 +79,7 @@ func TestPrepareModes(t *testing.T) {
 			if entries, err := admin.Status(e.root, 0); err != nil || len(entries) != 1 || entries[0].Mode != st.Mode || !entries[0].Healthy {
 				t.Errorf("Status = %+v, %v; want one healthy %s entry", entries, err, st.Mode)
 			}
-			if st.Mode != ModeCopy {
+			if st.Mode != artifactbind.ModeCopy {
 				err := os.WriteFile(filepath.Join(st.Path, ".boot/kernel"), []byte("x"), 0)
 				if !errors.Is(err, syscall.EROFS) {
 					t.Errorf("writing the kernel: %v, want EROFS", err)
@@ -226,8 +227,8 @@ func TestReleaseFailureKeepsState(t *testing.T) {
 	if err := p.Release(ctx, "ns", "c1"); err == nil {
 		t.Fatal("Release succeeded while the view could not be released")
 	}
-	st, err := LoadState(e.bundle)
-	if err != nil || st == nil || st.Mode != ModePending || st.Ready() {
+	st, err := artifactbind.LoadState(e.bundle)
+	if err != nil || st == nil || st.Mode != artifactbind.ModePending || st.Ready() {
 		t.Fatalf("state after a failed release = %+v, %v; want pending", st, err)
 	}
 	v.releaseErr = nil
@@ -248,8 +249,8 @@ func TestPrepareBlockDevice(t *testing.T) {
 	t.Cleanup(func() { testimage.Run(t, "losetup", "-d", dev) })
 	for _, tt := range []struct {
 		direct bool
-		want   Mode
-	}{{true, ModeDirect}, {false, ModeFUSE}} {
+		want   artifactbind.Mode
+	}{{true, artifactbind.ModeDirect}, {false, artifactbind.ModeFUSE}} {
 		t.Run(string(tt.want), func(t *testing.T) {
 			e := newTestEnv(t)
 			v := newFakeViewer(mount.Mount{Type: "ext4", Source: dev, Options: []string{"ro"}})
@@ -282,7 +283,7 @@ func TestPrepareDirView(t *testing.T) {
 	v.snapshotter = "overlayfs"
 	p := e.preparer(v)
 	st, err := p.Prepare(context.Background(), "ns", "c1", e.bundle, gated)
-	if err != nil || st == nil || st.Mode != ModeFUSE {
+	if err != nil || st == nil || st.Mode != artifactbind.ModeFUSE {
 		t.Fatalf("Prepare = %+v, %v", st, err)
 	}
 	checkServed(t, st.Path, map[string][]byte{"/.boot/kernel": testKernel, "/.boot/initrd": testInitrd})
@@ -317,7 +318,7 @@ func TestPrepareRetry(t *testing.T) {
 	}
 	second := e.preparer(v)
 	st, err := second.Prepare(ctx, "ns", "c1", e.bundle, gated)
-	if err != nil || st == nil || st.Mode != ModeFUSE {
+	if err != nil || st == nil || st.Mode != artifactbind.ModeFUSE {
 		t.Fatalf("retry = %+v, %v", st, err)
 	}
 	checkServed(t, st.Path, wantFiles(t, img))

@@ -20,13 +20,13 @@ type fakeTasks struct {
 	taskAPI.TTRPCTaskService
 	createErr, deleteErr error
 	creates, deletes     int
-	sawState             *State // the state file when the inner Create ran
+	sawState             *artifactbind.State // the state file when the inner Create ran
 	bundle               string
 }
 
 func (f *fakeTasks) Create(_ context.Context, r *taskAPI.CreateTaskRequest) (*taskAPI.CreateTaskResponse, error) {
 	f.creates++
-	f.sawState, _ = LoadState(r.Bundle)
+	f.sawState, _ = artifactbind.LoadState(r.Bundle)
 	return &taskAPI.CreateTaskResponse{Pid: 42}, f.createErr
 }
 
@@ -76,7 +76,7 @@ func TestTaskServiceLifecycle(t *testing.T) {
 		if _, err := s.Create(ctx, &taskAPI.CreateTaskRequest{ID: "c1", Bundle: e.bundle}); err != nil {
 			t.Fatal(err)
 		}
-		if !inner.sawState.Ready() || inner.sawState.Mode != ModeFUSE {
+		if !inner.sawState.Ready() || inner.sawState.Mode != artifactbind.ModeFUSE {
 			t.Fatalf("the inner Create ran before the state was ready: %+v", inner.sawState)
 		}
 		if _, err := os.Stat(filepath.Join(e.root, "ns", "c1", ".boot/kernel")); err != nil {
@@ -86,7 +86,7 @@ func TestTaskServiceLifecycle(t *testing.T) {
 		if _, err := s.Delete(ctx, &taskAPI.DeleteRequest{ID: "c1", ExecID: "e1"}); err != nil {
 			t.Fatal(err)
 		}
-		if st, _ := LoadState(e.bundle); !st.Ready() {
+		if st, _ := artifactbind.LoadState(e.bundle); !st.Ready() {
 			t.Fatal("an exec's Delete released the view")
 		}
 		if _, err := s.Delete(ctx, &taskAPI.DeleteRequest{ID: "c1"}); err != nil {
@@ -116,7 +116,7 @@ func TestTaskServiceLifecycle(t *testing.T) {
 		if _, err := s.Delete(ctx, &taskAPI.DeleteRequest{ID: "c1"}); err == nil {
 			t.Fatal("Delete succeeded")
 		}
-		if st, _ := LoadState(e.bundle); !st.Ready() {
+		if st, _ := artifactbind.LoadState(e.bundle); !st.Ready() {
 			t.Fatal("a failed Delete released the view of a container that still exists")
 		}
 		// Already gone: released.

@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/artifactfs/artifactfs/artifactbind"
 	"github.com/artifactfs/artifactfs/internal/artifact"
 	"github.com/artifactfs/artifactfs/internal/layout"
 )
@@ -27,7 +28,7 @@ const stageFlags = unix.MS_NOSUID | unix.MS_NODEV
 
 // mountStage mounts a writable stage at path for mode, big enough for set's
 // artifacts when copy is true (binds take no room).
-func mountStage(path string, mode Mode, set artifact.Set, copy bool) error {
+func mountStage(path string, mode artifactbind.Mode, set artifact.Set, copy bool) error {
 	size := int64(stageSlack)
 	if copy {
 		for _, a := range set.Artifacts {

@@ -39,7 +39,7 @@ func (p *Preparer) steps(ctx context.Context, c *container, decision Decision, a
 	if err := fault(StepPending); err != nil {
 		return err
 	}
-	if err := WriteState(c.bundle, st); err != nil {
+	if err := artifactbind.WriteState(c.bundle, st); err != nil {
 		return err
 	}
 
@@ -85,12 +85,12 @@ func (p *Preparer) steps(ctx context.Context, c *container, decision Decision, a
 		return err
 	}
 	for _, a := range set.Artifacts {
-		st.Artifacts = append(st.Artifacts, ArtifactState{Kind: string(a.Kind), Path: a.Path, Size: a.Info.Size})
+		st.Artifacts = append(st.Artifacts, artifactbind.ArtifactState{Kind: string(a.Kind), Path: a.Path, Size: a.Info.Size})
 	}
 	if err := fault(StepState); err != nil {
 		return err
 	}
-	return WriteState(c.bundle, st)
+	return artifactbind.WriteState(c.bundle, st)
 }
 
 // open mounts the view read-only and opens it as a directory, or, for a
@@ -205,7 +205,7 @@ func readOnly(mounts []mount.Mount) ([]mount.Mount, error) {
 // serve makes the per-container path serve the artifacts: a FUSE mount,
 // else a read-only stage of read-only binds from the mounted view, else
 // one of copies.
-func (p *Preparer) serve(ctx context.Context, c *container, set artifact.Set, fault func(Step) error) (Mode, error) {
+func (p *Preparer) serve(ctx context.Context, c *container, set artifact.Set, fault func(Step) error) (artifactbind.Mode, error) {
 	path, err := p.entry(false, c.st).Make()
 	if err != nil {
 		return "", err
@@ -217,9 +217,9 @@ func (p *Preparer) serve(ctx context.Context, c *container, set artifact.Set, fa
 		if m, err = p.mountFUSE(ctx, c, set); err == nil {
 			c.fuse = m
 			if c.viewMounted {
-				return ModeFUSE, nil
+				return artifactbind.ModeFUSE, nil
 			}
-			return ModeDirect, nil
+			return artifactbind.ModeDirect, nil
 		}
 	}
 	c.log.Warn().Err(err).Msg("cannot serve the per-container path with FUSE; falling back")
@@ -227,7 +227,7 @@ func (p *Preparer) serve(ctx context.Context, c *container, set artifact.Set, fa
 	if c.viewMounted {
 		err := fault(StepBind)
 		if err == nil {
-			err = mountStage(path, ModeBind, set, false)
+			err = mountStage(path, artifactbind.ModeBind, set, false)
 		}
 		if err == nil {
 			err = bindAll(c.st.ViewMountpoint, path, set)
@@ -236,7 +236,7 @@ func (p *Preparer) serve(ctx context.Context, c *container, set artifact.Set, fa
 			err = sealStage(path)
 		}
 		if err == nil {
-			return ModeBind, nil
+			return artifactbind.ModeBind, nil
 		}
 		c.log.Warn().Err(err).Msg("cannot bind the artifacts; copying them")
 		if _, uerr := mounttable.UnmountTree(path); uerr != nil {
@@ -247,7 +247,7 @@ func (p *Preparer) serve(ctx context.Context, c *container, set artifact.Set, fa
 	if err := fault(StepCopy); err != nil {
 		return "", err
 	}
-	if err := mountStage(path, ModeCopy, set, true); err != nil {
+	if err := mountStage(path, artifactbind.ModeCopy, set, true); err != nil {
 		return "", err
 	}
 	if err := extract.Extract(c.src, set, path, true, nil); err != nil {
@@ -268,7 +268,7 @@ func (p *Preparer) serve(ctx context.Context, c *container, set artifact.Set, fa
 		c.st.ViewMountpoint = ""
 		c.viewMounted = false
 	}
-	return ModeCopy, nil
+	return artifactbind.ModeCopy, nil
 }
 
 // mountFUSE mounts the artifact tree at the per-container path.
@@ -277,9 +277,9 @@ func (p *Preparer) mountFUSE(ctx context.Context, c *container, set artifact.Set
 	if err != nil {
 		return nil, err
 	}
-	mode := ModeDirect
+	mode := artifactbind.ModeDirect
 	if c.viewMounted {
-		mode = ModeFUSE
+		mode = artifactbind.ModeFUSE
 	}
 	m, err := fs.Mount(c.log.WithContext(ctx), c.st.Path, root, fs.Options{
 		// The mount table then tells `artifactfs status` the mode.
@@ -333,10 +333,10 @@ func imageConfig(src source.Source) (cfg artifact.Config, found bool, err error)
 	return cfg, true, err
 }
 
-func fromMounts(ms []mount.Mount) []Mount {
-	out := make([]Mount, len(ms))
+func fromMounts(ms []mount.Mount) []artifactbind.Mount {
+	out := make([]artifactbind.Mount, len(ms))
 	for i, m := range ms {
-		out[i] = Mount{Type: m.Type, Source: m.Source, Target: m.Target, Options: slices.Clone(m.Options)}
+		out[i] = artifactbind.Mount{Type: m.Type, Source: m.Source, Target: m.Target, Options: slices.Clone(m.Options)}
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/artifactfs/artifactfs/artifactbind"
 	"github.com/artifactfs/artifactfs/internal/artifact"
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
 	"github.com/artifactfs/artifactfs/internal/layout"
@@ -62,7 +63,7 @@ func TestCleanupBundleViewContainment(t *testing.T) {
 				"version": 1, "container_id": "c1", "namespace": "default", "mode": "fuse",
 				"path": filepath.Join(root, "default", "c1"), "view_mountpoint": viewMountpoint,
 			}
-			for file, v := range map[string]any{"config.json": spec, shimglue.StateFile: state} {
+			for file, v := range map[string]any{"config.json": spec, artifactbind.StateFile: state} {
 				data, _ := json.Marshal(v)
 				if err := os.WriteFile(filepath.Join(bundle, file), data, 0o600); err != nil {
 					t.Fatal(err)

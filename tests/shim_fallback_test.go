@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/artifactfs/artifactfs/artifactbind"
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
 	"github.com/artifactfs/artifactfs/shimglue"
 )
@@ -28,8 +29,8 @@ import (
 func TestShimWithoutFUSE(t *testing.T) {
 	for _, tt := range []struct {
 		direct bool
-		want   shimglue.Mode
-	}{{false, shimglue.ModeBind}, {true, shimglue.ModeCopy}} {
+		want   artifactbind.Mode
+	}{{false, artifactbind.ModeBind}, {true, artifactbind.ModeCopy}} {
 		t.Run(string(tt.want), func(t *testing.T) {
 			env := map[string]string{}
 			if tt.direct {
@@ -42,7 +43,7 @@ func TestShimWithoutFUSE(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			state, err := shimglue.LoadState(e.bundle(id))
+			state, err := artifactbind.LoadState(e.bundle(id))
 			if err != nil || state == nil || state.Mode != tt.want {
 				t.Fatalf("state %+v, %v; want mode %s", state, err, tt.want)
 			}

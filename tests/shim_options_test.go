@@ -15,8 +15,8 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 
+	"github.com/artifactfs/artifactfs/artifactbind"
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
-	"github.com/artifactfs/artifactfs/shimglue"
 )
 
 // runcWrapper writes a runc wrapper script into a new directory: it
@@ -84,7 +84,7 @@ func TestShimRuntimeOptions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if state, err := shimglue.LoadState(e.bundle(id)); err != nil || !state.Ready() || state.Mode != shimglue.ModeFUSE {
+			if state, err := artifactbind.LoadState(e.bundle(id)); err != nil || !state.Ready() || state.Mode != artifactbind.ModeFUSE {
 				t.Fatalf("bundle state = %+v, %v", state, err)
 			}
 			if code := st.run(t, ctx); code != 0 || st.stdout.String() != e.wantSums() {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/artifactfs/artifactfs/artifactbind"
 	"github.com/artifactfs/artifactfs/internal/shimtest"
 	"github.com/artifactfs/artifactfs/shimglue"
 )
@@ -39,9 +40,9 @@ func TestShimShippedIgnoresFaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the shipped shim read the fault annotation: %v", err)
 	}
-	state, err := shimglue.LoadState(e.bundle("shipped"))
-	if err != nil || state == nil || !state.Ready() || state.Mode != shimglue.ModeFUSE {
-		t.Fatalf("bundle state = %+v, %v; want a ready %s view", state, err, shimglue.ModeFUSE)
+	state, err := artifactbind.LoadState(e.bundle("shipped"))
+	if err != nil || state == nil || !state.Ready() || state.Mode != artifactbind.ModeFUSE {
+		t.Fatalf("bundle state = %+v, %v; want a ready %s view", state, err, artifactbind.ModeFUSE)
 	}
 	if code := st.run(t, ctx); code != 0 || st.stdout.String() != e.wantSums() {
 		t.Fatalf("exit %d, saw:\n%s%s", code, st.stdout, st.stderr)

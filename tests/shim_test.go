@@ -10,6 +10,7 @@ import (
 
 	"github.com/containerd/errdefs"
 
+	"github.com/artifactfs/artifactfs/artifactbind"
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
 	"github.com/artifactfs/artifactfs/shimglue"
 )
@@ -29,11 +30,11 @@ func TestShimServesArtifacts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			state, err := shimglue.LoadState(e.bundle(id))
+			state, err := artifactbind.LoadState(e.bundle(id))
 			if err != nil || !state.Ready() {
 				t.Fatalf("bundle state = %+v, %v", state, err)
 			}
-			if state.Mode != shimglue.ModeFUSE || state.Snapshotter != sn || state.Path != e.path(id) {
+			if state.Mode != artifactbind.ModeFUSE || state.Snapshotter != sn || state.Path != e.path(id) {
 				t.Errorf("state: mode %s, snapshotter %s, path %s", state.Mode, state.Snapshotter, state.Path)
 			}
 			// An operator reads the same bytes on the host.
@@ -73,7 +74,7 @@ func TestShimWithoutGate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if state, err := shimglue.LoadState(e.bundle("plain")); state != nil || err != nil {
+	if state, err := artifactbind.LoadState(e.bundle("plain")); state != nil || err != nil {
 		t.Errorf("state without the gate: %+v, %v", state, err)
 	}
 	if _, err := os.Stat(e.path("plain")); !os.IsNotExist(err) {
@@ -113,7 +114,7 @@ func TestShimKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if state, err := shimglue.LoadState(e.bundle(id)); err != nil || state.Mode != shimglue.ModeFUSE {
+	if state, err := artifactbind.LoadState(e.bundle(id)); err != nil || state.Mode != artifactbind.ModeFUSE {
 		t.Fatalf("state before the kill: %+v, %v", state, err)
 	}
 	statusC, err := st.task.Wait(ctx)
@@ -170,16 +171,16 @@ func TestShimFailures(t *testing.T) {
 	tests := []struct {
 		fail       string
 		strict     bool
-		wantMode   shimglue.Mode // "" when the container gets no view
+		wantMode   artifactbind.Mode // "" when the container gets no view
 		createFail bool
 	}{
 		{fail: "pending"},
 		{fail: "prepare"},
-		{fail: "mount-view", wantMode: shimglue.ModeDirect},
+		{fail: "mount-view", wantMode: artifactbind.ModeDirect},
 		{fail: "open"},
 		{fail: "resolve"},
-		{fail: "fuse", wantMode: shimglue.ModeBind},
-		{fail: "fuse,bind", wantMode: shimglue.ModeCopy},
+		{fail: "fuse", wantMode: artifactbind.ModeBind},
+		{fail: "fuse,bind", wantMode: artifactbind.ModeCopy},
 		{fail: "fuse,bind,copy"},
 		{fail: "state"},
 		{fail: "create", createFail: true},
@@ -219,7 +220,7 @@ func TestShimFailures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			state, err := shimglue.LoadState(e.bundle(id))
+			state, err := artifactbind.LoadState(e.bundle(id))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -15,10 +15,10 @@ import (
 
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 
+	"github.com/artifactfs/artifactfs/artifactbind"
 	"github.com/artifactfs/artifactfs/internal/artifact"
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
 	"github.com/artifactfs/artifactfs/internal/shimtest"
-	"github.com/artifactfs/artifactfs/shimglue"
 	"github.com/artifactfs/artifactfs/view"
 )
 
@@ -101,7 +101,7 @@ func (e *criEnv) requireServed(t *testing.T, id string) {
 			t.Errorf("container %s: %s differs from the image's (%d bytes, want %d)", id, p, len(got), len(want))
 		}
 	}
-	if _, err := os.Stat(shimglue.StatePath(e.bundle(id))); err != nil {
+	if _, err := os.Stat(artifactbind.StatePath(e.bundle(id))); err != nil {
 		t.Errorf("container %s: no state file: %v", id, err)
 	}
 }
@@ -113,7 +113,7 @@ func (e *criEnv) requireUntouched(t *testing.T, id, what string) {
 	if _, err := os.Lstat(e.path(id)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("%s %s: per-container path %s exists (err %v)", what, id, e.path(id), err)
 	}
-	if _, err := os.Stat(shimglue.StatePath(e.bundle(id))); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(artifactbind.StatePath(e.bundle(id))); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("%s %s: state file in its bundle (err %v)", what, id, err)
 	}
 	for _, f := range e.views(t) {
