@@ -77,7 +77,7 @@ func TestBindArtifacts(t *testing.T) {
 			case artifactbind.ModeCopy:
 				fail = []Step{StepFUSE, StepBind}
 			}
-			p := e.preparer(v, WithFault(faults(fail...)))
+			p := e.preparer(v, withFault(faults(fail...)))
 			st, err := p.Prepare(context.Background(), "ns", "c1", e.bundle, gated)
 			if err != nil || st == nil || st.Mode != mode {
 				t.Fatalf("Prepare = %+v, %v", st, err)

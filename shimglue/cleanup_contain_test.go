@@ -119,7 +119,7 @@ func TestFallbackReadOnlyMountPoint(t *testing.T) {
 		t.Run(string(tt.mode), func(t *testing.T) {
 			e := newTestEnv(t)
 			v := newFakeViewer(blockfileMount(img))
-			p := e.preparer(v, WithFault(faults(tt.fail...)))
+			p := e.preparer(v, withFault(faults(tt.fail...)))
 			ctx := context.Background()
 			st, err := p.Prepare(ctx, "ns", "c1", e.bundle, gated)
 			if err != nil || st == nil || st.Mode != tt.mode {
@@ -162,7 +162,7 @@ func TestReleaseRemovesEmptyNamespaceDirs(t *testing.T) {
 	img := testImage(t, nil)
 	e := newTestEnv(t)
 	v := newFakeViewer(blockfileMount(img))
-	p := e.preparer(v, WithFault(faults(StepFUSE)))
+	p := e.preparer(v, withFault(faults(StepFUSE)))
 	ctx := context.Background()
 	bundles := map[string]string{"c1": e.bundle, "c2": t.TempDir()}
 	for id, b := range bundles {

@@ -135,7 +135,7 @@ func TestPrepareEarlyStrictFailure(t *testing.T) {
 	e := newTestEnv(t)
 	img := testImage(t, nil)
 	v := newFakeViewer(blockfileMount(img))
-	p := e.preparer(v, WithFault(faults(StepMountView, StepOpen)))
+	p := e.preparer(v, withFault(faults(StepMountView, StepOpen)))
 	writeSpec(t, e.bundle, `{"com.urunc.unikernel.snapshotView":"true","com.urunc.unikernel.mountRootfs":"true","com.urunc.unikernel.snapshotView.strict":"true"}`)
 	ctx := context.Background()
 

@@ -2,5 +2,5 @@
 
 package shimglue
 
-// defaultFault is the Config.Fault of a production build: none.
-func defaultFault() Fault { return nil }
+// defaultFault is the fault of a production build: none.
+func defaultFault() fault { return nil }

@@ -43,7 +43,7 @@ func helperMain() int {
 			fail = append(fail, Step(f))
 		}
 	}
-	p := NewPreparer(v, WithRoot(os.Getenv("SHIMGLUE_ROOT")), WithFault(faults(fail...)))
+	p := NewPreparer(v, WithRoot(os.Getenv("SHIMGLUE_ROOT")), withFault(faults(fail...)))
 	st, err := p.Prepare(context.Background(), "ns", "c1", os.Getenv("SHIMGLUE_BUNDLE"), gated)
 	if err != nil || st == nil {
 		fmt.Printf("error %v\n", err)

@@ -28,7 +28,7 @@ func TestManagerStop(t *testing.T) {
 	e := newTestEnv(t)
 	img := testImage(t, nil)
 	v := newFakeViewer(blockfileMount(img))
-	p := e.preparer(v, WithFault(FailAt(StepFUSE))) // binds: they outlive the preparer
+	p := e.preparer(v, withFault(failAt(StepFUSE))) // binds: they outlive the preparer
 	if _, err := p.Prepare(context.Background(), "ns", "c1", e.bundle, gated); err != nil {
 		t.Fatal(err)
 	}

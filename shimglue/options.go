@@ -60,12 +60,10 @@ type Config struct {
 	// Logger receives warnings (a failed step and why, a rollback) and
 	// debug detail. Default: discard.
 	Logger zerolog.Logger
-	// Fault, when set, is called before each Step of a container's Create
-	// with the container's annotations, and fails that step by returning
-	// an error; tests use it to check rollbacks and fallbacks. Default nil,
-	// except in binaries built with the artifactfs_faults tag (see
-	// FailAtEnv and FailAtAnnotation there).
-	Fault Fault
+	// fault, when set, is called before each Step of a container's
+	// Create and fails that step by returning an error (faults.go).
+	// Default nil, except in a build with the artifactfs_faults tag.
+	fault fault
 }
 
 // Option sets a field of Config.
@@ -92,9 +90,6 @@ func WithPrepareTimeout(d time.Duration) Option { return func(c *Config) { c.Pre
 // WithLogger sets Config.Logger.
 func WithLogger(l zerolog.Logger) Option { return func(c *Config) { c.Logger = l } }
 
-// WithFault sets Config.Fault.
-func WithFault(f Fault) Option { return func(c *Config) { c.Fault = f } }
-
 // OptionsFromEnv returns the options the environment sets: StrictEnv,
 // DirectEnv and PrepareTimeoutEnv (RootEnv is the default of Config.Root
 // anyway). A PrepareTimeoutEnv that is not a positive duration is ignored.
@@ -110,7 +105,7 @@ func OptionsFromEnv() []Option {
 }
 
 func newConfig(opts []Option) Config {
-	c := Config{Logger: zerolog.Nop(), Fault: defaultFault()}
+	c := Config{Logger: zerolog.Nop(), fault: defaultFault()}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -124,11 +119,4 @@ func newConfig(opts []Option) Config {
 		c.PrepareTimeout = DefaultPrepareTimeout
 	}
 	return c
-}
-
-func (c *Config) fault(s Step, annotations map[string]string) error {
-	if c.Fault == nil {
-		return nil
-	}
-	return c.Fault(s, annotations)
 }

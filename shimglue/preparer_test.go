@@ -20,11 +20,11 @@ import (
 )
 
 // faults fails every step in steps.
-func faults(steps ...Step) Fault {
+func faults(steps ...Step) fault {
 	return func(at Step, _ map[string]string) error {
 		for _, s := range steps {
 			if s == at {
-				return FailAt(s)(at, nil)
+				return failAt(s)(at, nil)
 			}
 		}
 		return nil
@@ -53,7 +53,7 @@ func TestPrepareModes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newTestEnv(t)
 			v := newFakeViewer(blockfileMount(img))
-			p := e.preparer(v, append(tt.opts, WithFault(faults(tt.fail...)))...)
+			p := e.preparer(v, append(tt.opts, withFault(faults(tt.fail...)))...)
 			ctx := context.Background()
 			st, err := p.Prepare(ctx, "ns", "c1", e.bundle, gated)
 			if err != nil || st == nil {
@@ -130,7 +130,7 @@ func TestPrepareFailEachStep(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				e := newTestEnv(t)
 				v := newFakeViewer(blockfileMount(img))
-				p := e.preparer(v, WithDirect(tt.direct), WithFault(faults(append(tt.also, tt.step)...)))
+				p := e.preparer(v, WithDirect(tt.direct), withFault(faults(append(tt.also, tt.step)...)))
 				ann := map[string]string{annView: "true", annRootfs: "true"}
 				if strictMode {
 					ann[AnnotationStrict] = "true"
@@ -142,7 +142,7 @@ func TestPrepareFailEachStep(t *testing.T) {
 				if strictMode != (err != nil) {
 					t.Errorf("Prepare error %v, want one: %v", err, strictMode)
 				}
-				if err != nil && !errors.Is(err, ErrInjected) {
+				if err != nil && !errors.Is(err, errInjected) {
 					t.Errorf("error %v does not wrap the injected failure", err)
 				}
 				if !strings.Contains(e.log.String(), "rolled back") {
@@ -158,8 +158,8 @@ func TestPrepareStrictFromConfig(t *testing.T) {
 	e := newTestEnv(t)
 	img := testImage(t, nil)
 	v := newFakeViewer(blockfileMount(img))
-	p := e.preparer(v, WithStrict(true), WithFault(FailAt(StepResolve)))
-	if _, err := p.Prepare(context.Background(), "ns", "c1", e.bundle, gated); !errors.Is(err, ErrInjected) {
+	p := e.preparer(v, WithStrict(true), withFault(failAt(StepResolve)))
+	if _, err := p.Prepare(context.Background(), "ns", "c1", e.bundle, gated); !errors.Is(err, errInjected) {
 		t.Errorf("Prepare = %v, want the injected error (Config.Strict)", err)
 	}
 	e.requireClean(t, v, img)
@@ -293,7 +293,7 @@ func TestPrepareDirView(t *testing.T) {
 	e.requireClean(t, v, "")
 
 	// Without a block fallback, a failed view mount is a failed Create.
-	p = e.preparer(v, WithFault(FailAt(StepMountView)))
+	p = e.preparer(v, withFault(failAt(StepMountView)))
 	if st, err := p.Prepare(context.Background(), "ns", "c1", e.bundle, gated); st != nil || err != nil {
 		t.Errorf("Prepare = %v, %v; want no view, no error", st, err)
 	}
@@ -307,7 +307,7 @@ func TestPrepareRetry(t *testing.T) {
 	img := testImage(t, nil)
 	v := newFakeViewer(blockfileMount(img))
 	ctx := context.Background()
-	first := e.preparer(v, WithFault(FailAt(StepFUSE)))
+	first := e.preparer(v, withFault(failAt(StepFUSE)))
 	if _, err := first.Prepare(ctx, "ns", "c1", e.bundle, gated); err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +334,7 @@ func TestPrepareProbeFailsQuietly(t *testing.T) {
 	e := newTestEnv(t)
 	img := testImage(t, nil)
 	v := newFakeViewer(blockfileMount(img))
-	p := e.preparer(v, WithFault(FailAt(StepOpen)))
+	p := e.preparer(v, withFault(failAt(StepOpen)))
 	if st, err := p.Prepare(context.Background(), "ns", "c1", e.bundle, nil); st != nil || err != nil {
 		t.Fatalf("Prepare = %v, %v", st, err)
 	}

@@ -91,7 +91,7 @@ func (s *TaskService) Create(ctx context.Context, r *taskAPI.CreateTaskRequest) 
 		return nil, errgrpc.ToGRPC(fmt.Errorf("%w: %w", errdefs.ErrFailedPrecondition, err))
 	}
 	if st != nil {
-		if err := s.p.cfg.fault(StepCreate, spec.Annotations); err != nil {
+		if err := s.p.cfg.failStep(StepCreate, spec.Annotations); err != nil {
 			s.release(ctx, log, ns, r.ID)
 			return nil, errgrpc.ToGRPC(err)
 		}

@@ -128,7 +128,7 @@ func TestTaskServiceLifecycle(t *testing.T) {
 	t.Run("strict", func(t *testing.T) {
 		v := newFakeViewer(blockfileMount(img))
 		inner := &fakeTasks{}
-		s := NewTaskService(inner, e.preparer(v, WithStrict(true), WithFault(FailAt(StepResolve))))
+		s := NewTaskService(inner, e.preparer(v, WithStrict(true), withFault(failAt(StepResolve))))
 		_, err := s.Create(ctx, &taskAPI.CreateTaskRequest{ID: "c1", Bundle: e.bundle})
 		if !errdefs.IsFailedPrecondition(errgrpc.ToNative(err)) || inner.creates != 0 {
 			t.Errorf("strict Create = %v after %d inner creates; want FailedPrecondition, none", err, inner.creates)

@@ -1,15 +1,13 @@
 package shimglue
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/rs/zerolog"
 )
 
-// Step names one step of Create, in order; Config.Fault can fail any of
-// them. A failed step rolls back every earlier one, except where a
+// Step names one step of Create, in order; a fault-injection build (the
+// artifactfs_faults tag, faults.go) can fail any of them. A failed step rolls back every earlier one, except where a
 // fallback exists: mount-view falls back to reading a block view directly,
 // fuse to bind, bind to copy.
 type Step string
@@ -30,22 +28,6 @@ const (
 
 // Steps lists every step in order.
 var Steps = []Step{StepPending, StepPrepare, StepMountView, StepOpen, StepResolve, StepFUSE, StepBind, StepCopy, StepState, StepCreate}
-
-// ErrInjected is wrapped by the error of a step failed on purpose.
-var ErrInjected = errors.New("failure injected")
-
-// Fault decides whether a step of a container's Create fails on purpose.
-type Fault func(s Step, annotations map[string]string) error
-
-// FailAt returns a Fault that fails step s of every container.
-func FailAt(s Step) Fault {
-	return func(at Step, _ map[string]string) error {
-		if at == s {
-			return fmt.Errorf("step %s: %w", at, ErrInjected)
-		}
-		return nil
-	}
-}
 
 // stepTimer records how long each step of one Create took, for the log.
 type stepTimer struct {

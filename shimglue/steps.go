@@ -28,7 +28,7 @@ func (p *Preparer) steps(ctx context.Context, c *container, decision Decision, a
 	st := c.st
 	fault := func(s Step) error {
 		c.timer.start(s)
-		return p.cfg.fault(s, ann)
+		return p.cfg.failStep(s, ann)
 	}
 	defer c.timer.stop()
 	var err error

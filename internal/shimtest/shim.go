@@ -41,8 +41,8 @@ type shimBuild struct {
 func ShimDir(repo string) (string, error) { return shipped.get(repo) }
 
 // FaultShimDir is ShimDir for the build with the artifactfs_faults tag,
-// which fails the steps named by shimglue's FailAtAnnotation and
-// FailAtEnv, into ctrtest.CacheDir()/shim-faults-<checkout>. Only tests that inject
+// which fails the steps named by the annotation org.artifactfs.test.fail-at
+// and $ARTIFACTFS_FAIL_AT (shimglue/faults_on.go), into ctrtest.CacheDir()/shim-faults-<checkout>. Only tests that inject
 // failures use it; every other test runs the shipped build.
 func FaultShimDir(repo string) (string, error) { return faulty.get(repo) }
 
