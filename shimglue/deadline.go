@@ -54,7 +54,7 @@ func (p *Preparer) prepareWithin(ctx context.Context, ns, id string, c *containe
 		r := <-done
 		return r.st, r.err
 	}
-	log := p.cfg.Logger.With().Str("container", id).Str("namespace", ns).Logger()
+	log := p.logger(ctx)
 	go func() {
 		r := <-done
 		log.Warn().AnErr("error", r.err).Msg("abandoned preparation finished; rolled back")
@@ -65,7 +65,7 @@ func (p *Preparer) prepareWithin(ctx context.Context, ns, id string, c *containe
 
 // timedOut decides a Create whose preparation ran out of time: it fails
 // in strict mode, and starts the container without a view otherwise.
-func timedOut(log zerolog.Logger, strict bool, ns, id string, err error) (*artifactbind.State, error) {
+func timedOut(log *zerolog.Logger, strict bool, ns, id string, err error) (*artifactbind.State, error) {
 	if strict {
 		log.Warn().Err(err).Msg("snapshot view timed out; failing Create (strict)")
 		return nil, fmt.Errorf("artifactfs snapshot view of %s/%s: %w", ns, id, err)

@@ -26,8 +26,11 @@ type earlyPrepare struct {
 // then waits for the result instead of starting over; Release and
 // ReleaseAll wait for it before releasing. A crash meanwhile is cleaned up
 // like one during Create: the state file lists what was taken.
+//
+// It logs to the logger of ctx, which the caller gives the container's
+// fields (WithContainer).
 func (p *Preparer) PrepareEarly(ctx context.Context, ns, id, bundle string) {
-	log := p.cfg.Logger.With().Str("container", id).Str("namespace", ns).Logger()
+	log := p.logger(ctx)
 	spec, err := layout.ReadSpec(bundle)
 	if err != nil {
 		log.Debug().Err(err).Msg("no early preparation; Create will try")
@@ -85,8 +88,7 @@ func (p *Preparer) useEarly(ctx context.Context, ns, id, bundle string) (st *art
 		return nil, nil, false
 	}
 	if e.st != nil {
-		p.cfg.Logger.Info().Str("container", id).Str("namespace", ns).
-			Dur("waited", time.Since(begin)).Msg("artifacts ready for Create")
+		p.logger(ctx).Info().Dur("waited", time.Since(begin)).Msg("artifacts ready for Create")
 	}
 	return e.st, e.err, true
 }

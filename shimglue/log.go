@@ -2,6 +2,7 @@ package shimglue
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"sync"
 
@@ -13,6 +14,30 @@ import (
 // at info level and above.
 func ShimLogger(w io.Writer) zerolog.Logger {
 	return zerolog.New(w).Level(zerolog.InfoLevel).With().Timestamp().Str("component", "artifactfs").Logger()
+}
+
+// WithContainer returns ctx carrying log with the fields container (id)
+// and namespace (ns, when not empty). The shim's edges — the task
+// service's Create, Delete and Kill, the manager's Stop, the early start
+// and the cleanup of a forgotten shim — call it once per request; the
+// Preparer, view and fs below take the logger from the context
+// (zerolog.Ctx) and add only their own fields, so no log line carries a
+// key twice.
+func WithContainer(ctx context.Context, log zerolog.Logger, ns, id string) context.Context {
+	lc := log.With().Str("container", id)
+	if ns != "" {
+		lc = lc.Str("namespace", ns)
+	}
+	return lc.Logger().WithContext(ctx)
+}
+
+// logger returns the logger of ctx (WithContainer), or Config.Logger for a
+// caller that put none there.
+func (p *Preparer) logger(ctx context.Context) *zerolog.Logger {
+	if l := zerolog.Ctx(ctx); l.GetLevel() != zerolog.Disabled {
+		return l
+	}
+	return &p.cfg.Logger
 }
 
 // maxPending bounds what a PendingWriter holds before it has a

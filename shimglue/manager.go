@@ -47,7 +47,9 @@ func WrapManager(inner shim.Shim, opts ...Option) *Manager {
 // what is left.
 func (m *Manager) Stop(ctx context.Context, id string) (shim.StopStatus, error) {
 	bundle := bundlePath(ctx, id)
-	log := newConfig(m.opts).Logger.With().Str("container", id).Logger()
+	ns, _ := namespaces.Namespace(ctx)
+	ctx = WithContainer(ctx, newConfig(m.opts).Logger, ns, id)
+	log := zerolog.Ctx(ctx)
 	thawStopped(bundle, log)
 	status, err := m.Shim.Stop(ctx, id)
 	removeDeadSockets(ctx, containerdAddress(), id, log)
@@ -56,9 +58,8 @@ func (m *Manager) Stop(ctx context.Context, id string) (shim.StopStatus, error) 
 		defer c.Close()
 	}
 	p := NewPreparer(viewer, m.opts...)
-	ns, _ := namespaces.Namespace(ctx)
 	if cerr := p.CleanupContainer(ctx, bundle, ns, id); cerr != nil {
-		p.cfg.Logger.Warn().Err(cerr).Str("bundle", bundle).Str("container", id).
+		log.Warn().Err(cerr).Str("bundle", bundle).
 			Msg("clean up snapshot view; `artifactfs gc` releases what is left")
 	}
 	return status, err
@@ -91,7 +92,7 @@ func containerdAddress() string {
 // its processes, SIGKILL pending, would hold the rootfs and the
 // per-container mount forever. The container is being destroyed, so a
 // frozen cgroup cannot be a pause the user wants kept.
-func thawStopped(bundle string, log zerolog.Logger) {
+func thawStopped(bundle string, log *zerolog.Logger) {
 	spec, err := layout.ReadSpec(bundle)
 	if err != nil || spec.Linux == nil {
 		return

@@ -11,6 +11,7 @@ import (
 
 	taskAPI "github.com/containerd/containerd/api/runtime/task/v3"
 	tasktypes "github.com/containerd/containerd/api/types/task"
+	"github.com/rs/zerolog"
 )
 
 // WatchBundle checks every interval that the shim's bundle directory is
@@ -60,13 +61,14 @@ func (s *TaskService) Abandon(ctx context.Context) {
 	containers := maps.Clone(s.created)
 	s.mu.Unlock()
 	for id, c := range containers {
+		ctx := WithContainer(ctx, s.p.cfg.Logger, c.ns, id)
 		// runc logs into the bundle: without it, every runc command fails.
 		if err := os.Mkdir(c.bundle, 0o700); err == nil {
 			defer os.RemoveAll(c.bundle)
 		}
 		_, err := s.TTRPCTaskService.Kill(ctx, &taskAPI.KillRequest{ID: id, Signal: uint32(syscall.SIGKILL), All: true})
 		if err != nil && !errIsNotFound(err) {
-			s.p.cfg.Logger.Warn().Err(err).Str("container", id).Msg("kill the container of a forgotten shim")
+			zerolog.Ctx(ctx).Warn().Err(err).Msg("kill the container of a forgotten shim")
 		}
 		s.thaw(ctx, id)
 		s.deleteStopped(ctx, id)
@@ -81,6 +83,7 @@ const abandonWait = 5 * time.Second
 
 // deleteStopped waits for container id to stop, then deletes it through
 // the inner service, which removes runc's state and the container's cgroup.
+// It logs to the logger of ctx (WithContainer).
 func (s *TaskService) deleteStopped(ctx context.Context, id string) {
 	for deadline := time.Now().Add(abandonWait); ; time.Sleep(50 * time.Millisecond) {
 		st, err := s.TTRPCTaskService.State(ctx, &taskAPI.StateRequest{ID: id})
@@ -91,11 +94,11 @@ func (s *TaskService) deleteStopped(ctx context.Context, id string) {
 			break
 		}
 		if time.Now().After(deadline) {
-			s.p.cfg.Logger.Warn().Str("container", id).Msg("the container of a forgotten shim did not stop")
+			zerolog.Ctx(ctx).Warn().Msg("the container of a forgotten shim did not stop")
 			return
 		}
 	}
 	if _, err := s.TTRPCTaskService.Delete(ctx, &taskAPI.DeleteRequest{ID: id}); err != nil && !errIsNotFound(err) {
-		s.p.cfg.Logger.Warn().Err(err).Str("container", id).Msg("delete the container of a forgotten shim")
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("delete the container of a forgotten shim")
 	}
 }

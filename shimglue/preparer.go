@@ -55,6 +55,11 @@ func NewPreparer(viewer Viewer, opts ...Option) *Preparer {
 // every earlier step rolled back). It returns an error only when the
 // failure is strict (Config.Strict, AnnotationStrict). When PrepareEarly
 // started on the same container and bundle, it returns that result.
+//
+// Prepare, like every method of a Preparer, logs to the logger of ctx,
+// which the caller gives the container's fields (WithContainer), and adds
+// only its own (mode, path, steps; snapshotter once the view is there);
+// Config.Logger serves a caller that put no logger there.
 func (p *Preparer) Prepare(ctx context.Context, ns, id, bundle string, annotations map[string]string) (*artifactbind.State, error) {
 	if st, err, ok := p.useEarly(ctx, ns, id, bundle); ok {
 		return st, err
@@ -65,7 +70,7 @@ func (p *Preparer) Prepare(ctx context.Context, ns, id, bundle string, annotatio
 // prepareNow is Prepare without looking for an early preparation; early
 // marks one in the log.
 func (p *Preparer) prepareNow(ctx context.Context, ns, id, bundle string, annotations map[string]string, early bool) (*artifactbind.State, error) {
-	log := p.cfg.Logger.With().Str("container", id).Str("namespace", ns).Logger()
+	log := p.logger(ctx)
 	decision := Gate(annotations)
 	switch {
 	case IsSandbox(annotations):
@@ -76,7 +81,7 @@ func (p *Preparer) prepareNow(ctx context.Context, ns, id, bundle string, annota
 		return nil, nil
 	}
 	annCfg, _ := artifact.FromAnnotations(annotations)
-	c := &container{bundle: bundle, log: log, strict: p.cfg.Strict || strict(annCfg), wanted: decision == Act}
+	c := &container{bundle: bundle, log: *log, strict: p.cfg.Strict || strict(annCfg), wanted: decision == Act}
 	start := time.Now()
 	strictNow := c.strict
 	st, err := p.prepareWithin(ctx, ns, id, c, decision, annotations)
@@ -247,8 +252,7 @@ func (p *Preparer) cleanup(ctx context.Context, bundle, ns, id string) error {
 	if err := st.CheckRoot(p.cfg.Root); err != nil {
 		return fmt.Errorf("state of bundle %s: %w", bundle, err)
 	}
-	log := p.cfg.Logger.With().Str("container", st.ContainerID).Str("namespace", st.Namespace).Logger()
-	return p.teardown(ctx, &container{bundle: bundle, st: st, log: log})
+	return p.teardown(ctx, &container{bundle: bundle, st: st, log: *p.logger(ctx)})
 }
 
 // Cleanup is Preparer.Cleanup with a Preparer made for the purpose.

@@ -33,6 +33,7 @@ type TaskService struct {
 
 // created is what the shim keeps of a container it created.
 type created struct {
+	ns          string // its namespace
 	bundle      string
 	cgroupsPath string // the spec's linux.cgroupsPath
 }
@@ -65,11 +66,12 @@ func (s *TaskService) Create(ctx context.Context, r *taskAPI.CreateTaskRequest) 
 	if err != nil {
 		return nil, errgrpc.ToGRPC(err)
 	}
-	log := s.p.cfg.Logger.With().Str("container", r.ID).Str("namespace", ns).Logger()
+	ctx = WithContainer(ctx, s.p.cfg.Logger, ns, r.ID)
+	log := zerolog.Ctx(ctx)
 	opts, err := RuncOptions(r.Options)
 	if err != nil {
 		// Nothing is created; what the shim prepared when it started goes.
-		s.release(ctx, log, ns, r.ID)
+		s.release(ctx, ns, r.ID)
 		return nil, errgrpc.ToGRPC(err)
 	}
 	r.Options = opts
@@ -80,7 +82,7 @@ func (s *TaskService) Create(ctx context.Context, r *taskAPI.CreateTaskRequest) 
 		return s.TTRPCTaskService.Create(ctx, r)
 	}
 	s.mu.Lock()
-	c := created{bundle: r.Bundle}
+	c := created{ns: ns, bundle: r.Bundle}
 	if spec.Linux != nil {
 		c.cgroupsPath = spec.Linux.CgroupsPath
 	}
@@ -92,13 +94,13 @@ func (s *TaskService) Create(ctx context.Context, r *taskAPI.CreateTaskRequest) 
 	}
 	if st != nil {
 		if err := s.p.cfg.failStep(StepCreate, spec.Annotations); err != nil {
-			s.release(ctx, log, ns, r.ID)
+			s.release(ctx, ns, r.ID)
 			return nil, errgrpc.ToGRPC(err)
 		}
 	}
 	resp, err := s.TTRPCTaskService.Create(ctx, r)
 	if err != nil && st != nil {
-		s.release(ctx, log, ns, r.ID)
+		s.release(ctx, ns, r.ID)
 	}
 	return resp, err
 }
@@ -116,6 +118,8 @@ func (s *TaskService) Delete(ctx context.Context, r *taskAPI.DeleteRequest) (*ta
 	if r.ExecID != "" {
 		return resp, err
 	}
+	ns, nerr := namespaces.NamespaceRequired(ctx)
+	ctx = WithContainer(ctx, s.p.cfg.Logger, ns, r.ID)
 	if err != nil && !errIsNotFound(err) {
 		s.thaw(ctx, r.ID)
 		return resp, err
@@ -123,12 +127,10 @@ func (s *TaskService) Delete(ctx context.Context, r *taskAPI.DeleteRequest) (*ta
 	s.mu.Lock()
 	delete(s.created, r.ID)
 	s.mu.Unlock()
-	ns, nerr := namespaces.NamespaceRequired(ctx)
 	if nerr != nil {
 		return resp, err
 	}
-	log := s.p.cfg.Logger.With().Str("container", r.ID).Str("namespace", ns).Logger()
-	s.release(ctx, log, ns, r.ID)
+	s.release(ctx, ns, r.ID)
 	return resp, err
 }
 
@@ -138,7 +140,8 @@ func (s *TaskService) Delete(ctx context.Context, r *taskAPI.DeleteRequest) (*ta
 func (s *TaskService) Kill(ctx context.Context, r *taskAPI.KillRequest) (*emptypb.Empty, error) {
 	resp, err := s.TTRPCTaskService.Kill(ctx, r)
 	if r.ExecID == "" {
-		s.thaw(ctx, r.ID)
+		ns, _ := namespaces.Namespace(ctx)
+		s.thaw(WithContainer(ctx, s.p.cfg.Logger, ns, r.ID), r.ID)
 	}
 	return resp, err
 }
@@ -146,6 +149,7 @@ func (s *TaskService) Kill(ctx context.Context, r *taskAPI.KillRequest) (*emptyp
 // thaw thaws container id's cgroup when it is frozen although the
 // container is not paused: a runc cut short between freezing and thawing
 // left it so (thawLeftFrozen). A container the user paused stays frozen.
+// It logs to the logger of ctx (WithContainer).
 func (s *TaskService) thaw(ctx context.Context, id string) {
 	s.mu.Lock()
 	path := s.created[id].cgroupsPath
@@ -158,7 +162,7 @@ func (s *TaskService) thaw(ctx context.Context, id string) {
 	if err != nil || state.Status == tasktypes.Status_PAUSED || state.Status == tasktypes.Status_PAUSING {
 		return
 	}
-	log := s.p.cfg.Logger.With().Str("container", id).Str("cgroup", path).Logger()
+	log := zerolog.Ctx(ctx).With().Str("cgroup", path).Logger()
 	if thawed, err := thawLeftFrozen(path); err != nil {
 		log.Warn().Err(err).Msg("cgroup left frozen by runc")
 	} else if thawed {
@@ -166,9 +170,11 @@ func (s *TaskService) thaw(ctx context.Context, id string) {
 	}
 }
 
-func (s *TaskService) release(ctx context.Context, log zerolog.Logger, ns, id string) {
+// release releases container ns/id, logging a failure to the logger of
+// ctx.
+func (s *TaskService) release(ctx context.Context, ns, id string) {
 	if err := s.p.Release(ctx, ns, id); err != nil {
-		log.Warn().Err(err).Msg("release snapshot view")
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("release snapshot view")
 	}
 }
 

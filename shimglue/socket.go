@@ -19,7 +19,7 @@ import (
 // does (containerd's pkg/shim: "the address socket might be leaking"),
 // so /run/containerd/s would fill with them. A socket a live shim serves
 // is left alone.
-func removeDeadSockets(ctx context.Context, containerdAddress, id string, log zerolog.Logger) {
+func removeDeadSockets(ctx context.Context, containerdAddress, id string, log *zerolog.Logger) {
 	for _, debug := range []bool{false, true} {
 		address, err := shim.SocketAddress(ctx, containerdAddress, id, debug)
 		if err != nil {

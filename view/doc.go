@@ -14,5 +14,7 @@
 // previous call made for the same container, Release of what is gone is
 // not an error. Errors wrap containerd's errdefs kinds (errdefs.IsNotFound,
 // errdefs.IsFailedPrecondition, ...). The package never prints; warnings go
-// to the zerolog logger of the context.
+// to the zerolog logger of the context, which the caller (the shim's task
+// service, the CLI) gives the container and namespace fields; view adds only
+// its own (lease, key, and the container of each item gc releases).
 package view

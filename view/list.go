@@ -145,7 +145,7 @@ func GC(ctx context.Context, c *client.Client, ns string, dryRun bool) ([]Found,
 			continue
 		}
 		if err := release(ctx, c, f.Snapshotter, f.Key, f.LeaseID); err != nil {
-			log.Warn().Err(err).Str("namespace", ns).Str("container", f.ContainerID).Msg("gc: release view")
+			log.Warn().Err(err).Str("container", f.ContainerID).Msg("gc: release view")
 			errs = append(errs, fmt.Errorf("gc container %s: %w", f.ContainerID, err))
 			continue
 		}

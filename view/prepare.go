@@ -66,8 +66,8 @@ func prepare(ctx context.Context, c *client.Client, ns, id string, shared bool) 
 		return nil, fmt.Errorf("prepare view: namespace and container id are required: %w", errdefs.ErrInvalidArgument)
 	}
 	ctx = namespaces.WithNamespace(ctx, ns)
-	log := zerolog.Ctx(ctx).With().Str("namespace", ns).Str("container", id).Logger()
-	ctx = log.WithContext(ctx)
+	// The caller's logger carries the container and namespace already.
+	log := zerolog.Ctx(ctx)
 
 	// The lease does not depend on the container: create it while the
 	// container and its snapshot chain are looked up.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/artifactfs/artifactfs/admin"
@@ -38,12 +39,14 @@ mount point; anything else is reported and left. --dry-run only prints.`,
 			if err := artifactbind.ValidName(namespace); err != nil {
 				return usageError(fmt.Errorf("--namespace: %w", err))
 			}
-			c, err := connect(cmd.Context(), address)
+			// The edge: what gc logs below carries the namespace once.
+			ctx := zerolog.Ctx(cmd.Context()).With().Str("namespace", namespace).Logger().WithContext(cmd.Context())
+			c, err := connect(ctx, address)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			removed, err := admin.GC(cmd.Context(), c, root, namespace, dryRun)
+			removed, err := admin.GC(ctx, c, root, namespace, dryRun)
 			out := cmd.OutOrStdout()
 			if asJSON {
 				if removed == nil {

@@ -39,12 +39,13 @@ func StartEarly(args []string) {
 		return
 	}
 	w := &shimglue.PendingWriter{}
+	log := shimglue.ShimLogger(w)
 	viewer := shimglue.NewContainerdViewer(address)
-	preparer := shimglue.NewPreparer(viewer, append(shimglue.OptionsFromEnv(), shimglue.WithLogger(shimglue.ShimLogger(w)))...)
+	preparer := shimglue.NewPreparer(viewer, append(shimglue.OptionsFromEnv(), shimglue.WithLogger(log))...)
 	// A pod's shim starts on the pause container, which gets nothing; its
 	// app containers' Creates come later and find the connection warm.
 	go warm(context.Background(), viewer)
-	preparer.PrepareEarly(context.Background(), ns, id, bundle)
+	preparer.PrepareEarly(shimglue.WithContainer(context.Background(), log, ns, id), ns, id, bundle)
 	early.Lock()
 	early.address, early.viewer, early.preparer, early.log = address, viewer, preparer, w
 	early.Unlock()
