@@ -26,22 +26,14 @@ const fusectlDir = "/sys/fs/fuse/connections"
 // neither is an error: Stop never hangs on a copy. A busy mount detached
 // lazily (ErrDetached) is no error either.
 func (m *Mounted) Stop(timeout time.Duration) error {
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
 	// Before the unmount: afterwards the mount table no longer names it.
 	conn, connErr := connection(m.mountpoint)
-	done := make(chan error, 1)
-	go func() { done <- m.Unmount() }()
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	select {
-	case err := <-done:
-		if err != nil && !errors.Is(err, ErrDetached) {
-			return err
-		}
+	err := Within(timeout, "stop the server of "+m.mountpoint, m.Unmount)
+	switch {
+	case errors.Is(err, ErrDetached):
 		return nil
-	case <-timer.C:
+	case !errors.Is(err, ErrHung):
+		return err
 	}
 	if connErr == nil {
 		if err := abortConnection(conn, m.mountpoint, false); err == nil {
