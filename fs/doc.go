@@ -6,8 +6,12 @@
 // New validates the paths against a source.Source and returns the root
 // node; Mount mounts it (read-only, nosuid, nodev) and reports whether the
 // kernel serves reads itself through FUSE passthrough or this process
-// serves them. CleanStale and Unmount deal with mounts left by a server
-// that is gone or running in another process.
+// serves them. Stopping a FUSE mount is this package's alone: Mounted.Stop
+// unmounts and, when a copy of the mount elsewhere keeps the server
+// serving, aborts its connection through fusectl; CleanStale and Unmount
+// deal with mounts left by a server that is gone, hung, or running in
+// another process. The FUSE connection of a mount is named in one place
+// (connection, from the mount table).
 //
 // In server mode the kernel keeps what it read in its page cache across
 // opens (the content never changes) and reads ahead two read requests at
@@ -18,5 +22,7 @@
 // file stay slower than of an ext4 file: FUSE's page cache holds 4 KiB
 // folios where ext4's holds large ones.
 //
-// go-fuse's own "fs" package is imported as fusefs.
+// go-fuse's own "fs" package is imported as fusefs. fs imports
+// internal/source, internal/imagepath and internal/mounttable besides
+// go-fuse; nothing of containerd or the shim.
 package fs

@@ -1,6 +1,3 @@
-// Command artifactfs mounts, inspects and extracts a unikernel container's
-// boot artifacts (kernel, initrd, urunc.json) from an ext4 image, a block
-// device or a mounted snapshot view, read-only. See docs/cli.md.
 package main
 
 import (

@@ -1,6 +1,3 @@
-// Package plugin registers the shim's "task" plugin: runc's task service
-// wrapped by shimglue. Import it for effect instead of runc's task/plugin
-// (both register TTRPCPlugin "task"; importing both panics).
 package plugin
 
 import (
