@@ -57,7 +57,7 @@ func (e Entry) openParent() (fd int, exists bool, err error) {
 			err = requireMark(next, name, markDir)
 			if errors.Is(err, ErrNotOwned) && !entryExists(next, e.ID) {
 				// Unmarked (a version before the markers made it, and
-				// Prepare adopts it): nothing of e is in it.
+				// Make adopts it): nothing of e is in it.
 				unix.Close(next)
 				return -1, false, nil
 			}

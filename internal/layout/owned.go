@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"golang.org/x/sys/unix"
 
@@ -29,7 +28,7 @@ const (
 	markEntry = "container" // a per-container path or a view mount point
 )
 
-// maxMkdirRetries bounds how often makeEntry starts over when a namespace
+// maxMkdirRetries bounds how often Entry.Make starts over when a namespace
 // directory it opened was removed under it (by the teardown of the
 // namespace's last container).
 const maxMkdirRetries = 8
@@ -220,47 +219,39 @@ func parents(view bool, ns string) []string {
 // "Permissions").
 const dirPerm = 0o700
 
-// permOf returns the mode of the directories of an entry: the same for
-// per-container paths and views.
-func permOf(bool) uint32 { return dirPerm }
-
 // Make makes e and the directories above it (the root, .views for a view,
 // the namespace directory), marking every directory it makes, and returns
 // its path. An existing one must carry its marker (ErrNotOwned). When a
 // namespace directory is removed under it by a concurrent teardown, it
 // starts over.
 func (e Entry) Make() (string, error) {
-	return makeEntry(e.Root, e.View, e.Namespace, e.ID)
-}
-
-func makeEntry(root string, view bool, ns, id string) (string, error) {
-	if err := checkNames(ns, id); err != nil {
+	if err := checkNames(e.Namespace, e.ID); err != nil {
 		return "", err
 	}
 	for range maxMkdirRetries {
-		err := makeEntryOnce(root, view, ns, id)
+		err := e.makeOnce()
 		if !errors.Is(err, unix.ENOENT) {
-			return filepath.Join(append(append([]string{root}, parents(view, ns)...), id)...), err
+			return e.String(), err
 		}
 	}
-	return "", fmt.Errorf("make the directories of %s/%s: namespace directory removed %d times under us", ns, id, maxMkdirRetries)
+	return "", fmt.Errorf("make the directories of %s/%s: namespace directory removed %d times under us", e.Namespace, e.ID, maxMkdirRetries)
 }
 
-func makeEntryOnce(root string, view bool, ns, id string) error {
-	dir, err := ensureRoot(root)
+func (e Entry) makeOnce() error {
+	dir, err := ensureRoot(e.Root)
 	if err != nil {
 		return err
 	}
 	defer func() { unix.Close(dir) }()
-	for _, name := range parents(view, ns) {
-		next, err := mkdirOwned(dir, name, permOf(view), markDir)
+	for _, name := range parents(e.View, e.Namespace) {
+		next, err := mkdirOwned(dir, name, dirPerm, markDir)
 		if err != nil {
 			return err
 		}
 		unix.Close(dir)
 		dir = next
 	}
-	fd, err := mkdirOwned(dir, id, permOf(view), markEntry)
+	fd, err := mkdirOwned(dir, e.ID, dirPerm, markEntry)
 	if err != nil {
 		return err
 	}
