@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/shim"
 	"github.com/rs/zerolog"
 )
@@ -36,6 +37,19 @@ func removeDeadSockets(ctx context.Context, containerdAddress, id string, log *z
 		}
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			log.Warn().Err(err).Str("socket", path).Msg("remove the socket of a dead shim")
+		}
+	}
+}
+
+// RemoveSockets removes the task and debug sockets of the serving shim id
+// of namespace ns: a shim that exits because containerd forgot it
+// (TaskService.WatchBundle) runs in a bundle directory that is gone, from
+// which containerd's own exit path cannot always find them.
+func RemoveSockets(ctx context.Context, containerdAddress, ns, id string) {
+	ctx = namespaces.WithNamespace(ctx, ns)
+	for _, debug := range []bool{false, true} {
+		if address, err := shim.SocketAddress(ctx, containerdAddress, id, debug); err == nil {
+			_ = shim.RemoveSocket(address)
 		}
 	}
 }

@@ -50,7 +50,13 @@ func init() {
 			sd.RegisterCallback(svc.Close)
 			sd.RegisterCallback(func(context.Context) error { return viewer.Close() })
 			if bundle, err := os.Getwd(); err == nil { // a serving shim runs in its bundle
-				go svc.WatchBundle(ic.Context, bundle, bundleCheckInterval, sd.Shutdown)
+				ns, id, address, ok := serveArgs(os.Args[1:])
+				go svc.WatchBundle(ic.Context, bundle, bundleCheckInterval, func() {
+					if ok {
+						shimglue.RemoveSockets(ic.Context, address, ns, id)
+					}
+					sd.Shutdown()
+				})
 			}
 			return svc, nil
 		},
