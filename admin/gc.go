@@ -15,8 +15,10 @@ import (
 
 // Removed is one thing GC removed, or would remove in a dry run.
 type Removed struct {
-	// Kind is "path" (a per-container path), "view-mount" (a mounted view)
-	// or "view" (a view snapshot and its lease in containerd).
+	// Kind is "path" (a per-container path), "view-mount" (a mounted view,
+	// or the host mount of a shared view that no container holds any
+	// more), "view-ref" (a gone container's reference to a shared view's
+	// mount) or "view" (a view snapshot and its lease in containerd).
 	Kind string `json:"kind"`
 	// Namespace and ContainerID name the container that is gone.
 	Namespace   string `json:"namespace"`
@@ -75,12 +77,70 @@ func GC(ctx context.Context, c *client.Client, root, ns string, dryRun bool) ([]
 			}
 		}
 	}
+	r, err := gcShared(ctx, c, root, ns, dryRun)
+	removed = append(removed, r...)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	found, err := view.GC(ctx, c, ns, dryRun)
 	if err != nil {
 		errs = append(errs, err)
 	}
 	for _, f := range found {
 		removed = append(removed, Removed{Kind: "view", Namespace: ns, ContainerID: f.ContainerID, Name: f.Key + " (lease " + f.LeaseID + ")"})
+	}
+	return removed, errors.Join(errs...)
+}
+
+// gcShared drops the references gone containers of namespace ns hold to
+// shared views' mounts; a mount left without any is unmounted and removed
+// (layout.Image.Release), as is one that never got a reference (a crash
+// between making and referencing it).
+func gcShared(ctx context.Context, c *client.Client, root, ns string, dryRun bool) ([]Removed, error) {
+	images, err := layout.Images(root, ns)
+	if err != nil {
+		return nil, fmt.Errorf("gc: %w", err)
+	}
+	var removed []Removed
+	var errs []error
+	for _, im := range images {
+		holders, err := im.Holders()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("gc: %w", err))
+			continue
+		}
+		gone := 0
+		for _, id := range holders {
+			exists, err := view.ContainerExists(ctx, c, id)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("gc: %w", err))
+				continue
+			}
+			if exists {
+				continue
+			}
+			gone++
+			removed = append(removed, Removed{Kind: "view-ref", Namespace: ns, ContainerID: id, Name: im.Mountpoint()})
+			if dryRun {
+				continue
+			}
+			last, err := im.Release(id)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("gc: %w", err))
+			}
+			if last {
+				removed = append(removed, Removed{Kind: "view-mount", Namespace: ns, ContainerID: id, Name: im.Mountpoint()})
+			}
+		}
+		if len(holders) == 0 || dryRun && gone == len(holders) {
+			found, err := im.ClearUnheld(dryRun)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("gc: %w", err))
+			}
+			if found {
+				removed = append(removed, Removed{Kind: "view-mount", Namespace: ns, Name: im.Mountpoint()})
+			}
+		}
 	}
 	return removed, errors.Join(errs...)
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -38,6 +39,12 @@ type Entry struct {
 	Problem string `json:"problem,omitempty"`
 	// Artifacts lists the files served, relative to Path, with sizes.
 	Artifacts []artifactbind.ArtifactState `json:"artifacts,omitempty"`
+	// SharedView names the view, shared by the containers of one image,
+	// that the container reads from (<root>/.images/<ns>/<name>); empty
+	// for a view of its own, or none.
+	SharedView string `json:"shared_view,omitempty"`
+	// SharedWith lists the other containers holding that view.
+	SharedWith []string `json:"shared_with,omitempty"`
 }
 
 // ModeNone marks a per-container directory that serves nothing.
@@ -70,8 +77,12 @@ func Status(root string, timeout time.Duration) ([]Entry, error) {
 	}
 	var entries []Entry
 	for _, ns := range namespaces {
-		if !ns.IsDir() || ns.Name() == artifactbind.ViewsDir {
+		if !ns.IsDir() || ns.Name() == artifactbind.ViewsDir || ns.Name() == artifactbind.ImagesDir {
 			continue
+		}
+		shared, err := sharedViews(root, ns.Name())
+		if err != nil {
+			return nil, err
 		}
 		ids, err := os.ReadDir(filepath.Join(root, ns.Name()))
 		if err != nil {
@@ -79,7 +90,12 @@ func Status(root string, timeout time.Duration) ([]Entry, error) {
 		}
 		for _, id := range ids {
 			if id.IsDir() || id.Type()&fs.ModeType == 0 {
-				entries = append(entries, describe(filepath.Join(root, ns.Name(), id.Name()), ns.Name(), id.Name(), mounts, timeout))
+				e := describe(filepath.Join(root, ns.Name(), id.Name()), ns.Name(), id.Name(), mounts, timeout)
+				if sv, ok := shared[id.Name()]; ok {
+					e.SharedView = sv.Name
+					e.SharedWith = slices.DeleteFunc(slices.Clone(sv.holders), func(h string) bool { return h == id.Name() })
+				}
+				entries = append(entries, e)
 			}
 		}
 	}
@@ -90,6 +106,32 @@ func Status(root string, timeout time.Duration) ([]Entry, error) {
 		return entries[i].ContainerID < entries[j].ContainerID
 	})
 	return entries, nil
+}
+
+// sharedView is a shared view with its holders.
+type sharedView struct {
+	layout.Image
+	holders []string
+}
+
+// sharedViews returns, by container id, the shared view each container of
+// namespace ns holds.
+func sharedViews(root, ns string) (map[string]sharedView, error) {
+	images, err := layout.Images(root, ns)
+	if err != nil {
+		return nil, fmt.Errorf("shared views of %s: %w", ns, err)
+	}
+	out := map[string]sharedView{}
+	for _, im := range images {
+		holders, err := im.Holders()
+		if err != nil {
+			return nil, fmt.Errorf("shared views of %s: %w", ns, err)
+		}
+		for _, h := range holders {
+			out[h] = sharedView{im, holders}
+		}
+	}
+	return out, nil
 }
 
 // describe inspects one per-container path, each look bounded by timeout.

@@ -13,6 +13,11 @@ const (
 	// views: <root>/.views/<namespace>/<container-id>. It is mode 0700,
 	// since a mounted view shows the whole image.
 	ViewsDir = ".views"
+	// ImagesDir is the directory under the root where the shim mounts a
+	// view shared by the containers of one image, once per host:
+	// <root>/.images/<namespace>/<name>, name being 32 lowercase hex
+	// digits (SharedName). Mode 0700, as .views.
+	ImagesDir = ".images"
 	// maxNameLen bounds a namespace or container id, as NAME_MAX does.
 	maxNameLen = 255
 )
@@ -35,6 +40,19 @@ func ContainerPath(root, ns, id string) (string, error) {
 // ns/id: <root>/.views/<ns>/<id>.
 func ViewMountpoint(root, ns, id string) string {
 	return filepath.Join(root, ViewsDir, ns, id)
+}
+
+// SharedViewMountpoint returns where the shim mounts the view named name
+// that the containers of one image in namespace ns share:
+// <root>/.images/<ns>/<name>.
+func SharedViewMountpoint(root, ns, name string) string {
+	return filepath.Join(root, ImagesDir, ns, name)
+}
+
+// SharedName reports whether name can name a shared view's mount: 32
+// lowercase hex digits.
+func SharedName(name string) bool {
+	return len(name) == 32 && strings.Trim(name, "0123456789abcdef") == ""
 }
 
 func checkNames(ns, id string) error {
@@ -68,7 +86,8 @@ func ValidName(s string) error {
 
 // checkOwnedPath checks that p, read from a state file, is a path the shim
 // would have made for ns/id: absolute, clean, ending in <ns>/<id>, and, for
-// a view mount point, inside a .views directory. Cleanup unmounts and
+// a view mount point, inside a .views directory — or, for a shared view,
+// ending in .images/<ns>/<name> (SharedName). Cleanup unmounts and
 // removes these paths, so a state file must not be able to point it
 // anywhere else.
 func checkOwnedPath(p, ns, id string, view bool) error {
@@ -78,10 +97,14 @@ func checkOwnedPath(p, ns, id string, view bool) error {
 	if !filepath.IsAbs(p) || filepath.Clean(p) != p {
 		return fmt.Errorf("path %q: %w: not absolute and clean", p, ErrNotOwnedPath)
 	}
+	top := filepath.Base(filepath.Dir(filepath.Dir(p)))
+	if view && top == ImagesDir && SharedName(filepath.Base(p)) && filepath.Base(filepath.Dir(p)) == ns {
+		return nil // a shared view's mount
+	}
 	if filepath.Base(p) != id || filepath.Base(filepath.Dir(p)) != ns {
 		return fmt.Errorf("path %q: %w: does not end in %s/%s", p, ErrNotOwnedPath, ns, id)
 	}
-	inViews := filepath.Base(filepath.Dir(filepath.Dir(p))) == ViewsDir
+	inViews := top == ViewsDir
 	if view != inViews {
 		what := "per-container path"
 		if view {

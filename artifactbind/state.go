@@ -87,8 +87,10 @@ type State struct {
 	Parent      string `json:"parent"`
 	// ViewMounts are the view's mounts as containerd returned them.
 	ViewMounts []Mount `json:"view_mounts"`
-	// ViewMountpoint is where the view is mounted read-only; empty when it
-	// is not (mode direct, or copy from the block file).
+	// ViewMountpoint is where the view is mounted read-only: the
+	// container's own mount, or the host's one mount of a view the
+	// containers of its image share (SharedView); empty when it is not
+	// mounted (mode direct, or copy from the block file).
 	ViewMountpoint string `json:"view_mountpoint,omitempty"`
 	// Path is the per-container path, <root>/<namespace>/<container-id>.
 	Path string `json:"path"`
@@ -169,9 +171,23 @@ func (s *State) check() error {
 	return nil
 }
 
+// SharedView returns the name of the shared view whose mount
+// ViewMountpoint is (<root>/.images/<ns>/<name>), "" when the view is the
+// container's own or not mounted.
+func (s *State) SharedView() string {
+	if s.ViewMountpoint == "" || filepath.Base(filepath.Dir(filepath.Dir(s.ViewMountpoint))) != ImagesDir {
+		return ""
+	}
+	if name := filepath.Base(s.ViewMountpoint); SharedName(name) {
+		return name
+	}
+	return ""
+}
+
 // CheckRoot checks that the paths s records are exactly those root gives
 // its namespace and container id: Path is <root>/<ns>/<id>, and
-// ViewMountpoint, when set, <root>/.views/<ns>/<id>. Whoever unmounts,
+// ViewMountpoint, when set, <root>/.views/<ns>/<id>, or for a shared view
+// <root>/.images/<ns>/<name>. Whoever unmounts,
 // removes or reads these paths calls it first, with the root it is
 // configured with, and then uses the paths it derives itself.
 func (s *State) CheckRoot(root string) error {
@@ -183,7 +199,11 @@ func (s *State) CheckRoot(root string) error {
 	if s.Path != "" && s.Path != want {
 		return fmt.Errorf("per-container path %q: %w under root %s (want %s)", s.Path, ErrNotOwnedPath, root, want)
 	}
-	if vm := ViewMountpoint(root, s.Namespace, s.ContainerID); s.ViewMountpoint != "" && s.ViewMountpoint != vm {
+	vm := ViewMountpoint(root, s.Namespace, s.ContainerID)
+	if name := s.SharedView(); name != "" {
+		vm = SharedViewMountpoint(root, s.Namespace, name)
+	}
+	if s.ViewMountpoint != "" && s.ViewMountpoint != vm {
 		return fmt.Errorf("view mountpoint %q: %w under root %s (want %s)", s.ViewMountpoint, ErrNotOwnedPath, root, vm)
 	}
 	return nil

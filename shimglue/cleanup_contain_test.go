@@ -170,7 +170,7 @@ func TestReleaseRemovesEmptyNamespaceDirs(t *testing.T) {
 			t.Fatalf("Prepare %s = %v, %v", id, st, err)
 		}
 	}
-	nsDirs := []string{filepath.Join(e.root, "ns"), filepath.Join(e.root, artifactbind.ViewsDir, "ns")}
+	nsDirs := []string{filepath.Join(e.root, "ns"), filepath.Join(e.root, artifactbind.ImagesDir, "ns")}
 	if err := p.Release(ctx, "ns", "c1"); err != nil {
 		t.Fatal(err)
 	}

@@ -17,9 +17,9 @@ type stuckViewer struct {
 	release chan struct{}
 }
 
-func (s *stuckViewer) Prepare(ctx context.Context, ns, id string) (*view.View, error) {
+func (s *stuckViewer) Prepare(ctx context.Context, ns, id string, shared bool) (*view.View, error) {
 	<-s.release
-	return s.fakeViewer.Prepare(ctx, ns, id)
+	return s.fakeViewer.Prepare(ctx, ns, id, shared)
 }
 
 // TestPrepareDeadline blocks the view's preparation past the deadline:

@@ -21,9 +21,9 @@ type slowViewer struct {
 	open chan struct{}
 }
 
-func (s *slowViewer) Prepare(ctx context.Context, ns, id string) (*view.View, error) {
+func (s *slowViewer) Prepare(ctx context.Context, ns, id string, shared bool) (*view.View, error) {
 	<-s.open
-	return s.fakeViewer.Prepare(ctx, ns, id)
+	return s.fakeViewer.Prepare(ctx, ns, id, shared)
 }
 
 func TestPrepareEarlyThenCreate(t *testing.T) {

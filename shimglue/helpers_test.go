@@ -94,16 +94,20 @@ func newFakeViewer(mounts ...mount.Mount) *fakeViewer {
 	return &fakeViewer{mounts: mounts, snapshotter: "blockfile", live: map[string]bool{}}
 }
 
-func (f *fakeViewer) Prepare(_ context.Context, ns, id string) (*view.View, error) {
+func (f *fakeViewer) Prepare(_ context.Context, ns, id string, shared bool) (*view.View, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.prepares++
 	f.live[ns+"/"+id] = true
-	return &view.View{
+	v := &view.View{
 		Namespace: ns, ContainerID: id, Snapshotter: f.snapshotter,
 		Key: view.Key(ns, id), LeaseID: view.LeaseID(ns, id), Parent: "sha256:parent",
 		Mounts: f.mounts,
-	}, nil
+	}
+	if shared {
+		v.Key = view.SharedKey(ns, v.Snapshotter, v.Parent)
+	}
+	return v, nil
 }
 
 func (f *fakeViewer) Release(_ context.Context, ns, _, id string) error {

@@ -25,6 +25,10 @@ const (
 	// PrepareTimeoutEnv sets Config.PrepareTimeout as a Go duration
 	// ("30s", "2m").
 	PrepareTimeoutEnv = "ARTIFACTFS_PREPARE_TIMEOUT"
+	// PerContainerViewsEnv, when true, gives every container a view and a
+	// view mount of its own (Config.PerContainerViews), the layout before
+	// views were shared; the bench compares the two.
+	PerContainerViewsEnv = "ARTIFACTFS_PER_CONTAINER_VIEWS"
 )
 
 // DefaultPrepareTimeout is the default of Config.PrepareTimeout.
@@ -45,6 +49,12 @@ type Config struct {
 	// false: the view is mounted read-only, and read directly only when
 	// that mount fails.
 	Direct bool
+	// PerContainerViews gives every container a view of its own, mounted
+	// on a loop device of its own (blockfile). Default false: the
+	// containers of one image share one view and one host mount of it
+	// (view.PrepareShared, layout.Image), so that the page cache and the
+	// loop devices do not grow with their number.
+	PerContainerViews bool
 	// NoPassthrough serves every FUSE read from the shim even where FUSE
 	// passthrough works. Default false.
 	NoPassthrough bool
@@ -87,16 +97,20 @@ func WithMaxSize(n int64) Option { return func(c *Config) { c.MaxSize = n } }
 // WithPrepareTimeout sets Config.PrepareTimeout.
 func WithPrepareTimeout(d time.Duration) Option { return func(c *Config) { c.PrepareTimeout = d } }
 
+// WithPerContainerViews sets Config.PerContainerViews.
+func WithPerContainerViews(on bool) Option { return func(c *Config) { c.PerContainerViews = on } }
+
 // WithLogger sets Config.Logger.
 func WithLogger(l zerolog.Logger) Option { return func(c *Config) { c.Logger = l } }
 
 // OptionsFromEnv returns the options the environment sets: StrictEnv,
-// DirectEnv and PrepareTimeoutEnv (RootEnv is the default of Config.Root
+// DirectEnv, PerContainerViewsEnv and PrepareTimeoutEnv (RootEnv is the default of Config.Root
 // anyway). A PrepareTimeoutEnv that is not a positive duration is ignored.
 func OptionsFromEnv() []Option {
 	opts := []Option{
 		WithStrict(isTrue(os.Getenv(StrictEnv))),
 		WithDirect(isTrue(os.Getenv(DirectEnv))),
+		WithPerContainerViews(isTrue(os.Getenv(PerContainerViewsEnv))),
 	}
 	if d, err := time.ParseDuration(os.Getenv(PrepareTimeoutEnv)); err == nil && d > 0 {
 		opts = append(opts, WithPrepareTimeout(d))

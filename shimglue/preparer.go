@@ -142,6 +142,9 @@ func (p *Preparer) prepare(ctx context.Context, ns, id string, c *container, dec
 	if err := p.clear(true, c.st); err != nil {
 		return nil, err
 	}
+	if err := layout.ReleaseContainer(p.cfg.Root, ns, id); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			if terr := p.teardown(ctx, c); terr != nil {
@@ -169,6 +172,23 @@ func (p *Preparer) prepare(ctx context.Context, ns, id string, c *container, dec
 func (p *Preparer) clear(view bool, st *artifactbind.State) error {
 	_, err := p.entry(view, st).Clear(false)
 	return err
+}
+
+// clearView undoes the view mount of the container st names: its
+// reference to a shared view's mount (unmounted with the last one), or
+// its own view mount point.
+func (p *Preparer) clearView(st *artifactbind.State) error {
+	if name := st.SharedView(); name != "" {
+		_, err := p.image(st, name).Release(st.ContainerID)
+		return err
+	}
+	return p.clear(true, st)
+}
+
+// image returns the host mount of the shared view name of the container
+// st names.
+func (p *Preparer) image(st *artifactbind.State, name string) layout.Image {
+	return layout.Image{Root: p.cfg.Root, Namespace: st.Namespace, Name: name}
 }
 
 // entry returns the per-container path (view false) or the view mount
@@ -293,9 +313,13 @@ func (p *Preparer) teardown(ctx context.Context, c *container) error {
 		c.src = nil
 	}
 	if st.ViewMountpoint != "" {
-		if err := p.clear(true, st); err != nil {
+		if err := p.clearView(st); err != nil {
 			errs = append(errs, fmt.Errorf("view mount: %w", err))
 		}
+	}
+	// A shared view's reference taken before the state recorded it.
+	if err := layout.ReleaseContainer(p.cfg.Root, st.Namespace, st.ContainerID); err != nil {
+		errs = append(errs, fmt.Errorf("shared view mount: %w", err))
 	}
 	// Always, even without a snapshotter: a crash right after the view was
 	// made leaves a pending state that does not name it, and Release then

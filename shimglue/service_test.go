@@ -159,7 +159,7 @@ func TestRootPermissions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Release(context.Background(), "ns", "c1")
-	for dir, want := range map[string]os.FileMode{root: 0o700, filepath.Join(root, "ns"): 0o700, filepath.Join(root, artifactbind.ViewsDir): 0o700} {
+	for dir, want := range map[string]os.FileMode{root: 0o700, filepath.Join(root, "ns"): 0o700, filepath.Join(root, artifactbind.ImagesDir): 0o700, filepath.Join(root, artifactbind.ImagesDir, "ns"): 0o700} {
 		if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != want {
 			t.Errorf("%s: %v, %v; want %v", dir, fi.Mode().Perm(), err, want)
 		}

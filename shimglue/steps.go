@@ -19,6 +19,7 @@ import (
 	"github.com/artifactfs/artifactfs/internal/layout"
 	"github.com/artifactfs/artifactfs/internal/mounttable"
 	"github.com/artifactfs/artifactfs/internal/source"
+	"github.com/artifactfs/artifactfs/view"
 )
 
 // steps prepares the view, opens it, finds the artifacts, serves them at
@@ -46,9 +47,12 @@ func (p *Preparer) steps(ctx context.Context, c *container, decision Decision, a
 	if err := fault(StepPrepare); err != nil {
 		return err
 	}
-	v, err := p.viewer.Prepare(c.log.WithContext(ctx), st.Namespace, st.ContainerID)
+	v, err := p.viewer.Prepare(c.log.WithContext(ctx), st.Namespace, st.ContainerID, !p.cfg.PerContainerViews)
 	if err != nil {
 		return err
+	}
+	if name := view.SharedName(v.Key); name != "" {
+		st.ViewMountpoint = artifactbind.SharedViewMountpoint(p.cfg.Root, st.Namespace, name)
 	}
 	st.Snapshotter, st.ViewKey, st.LeaseID, st.Parent = v.Snapshotter, v.Key, v.LeaseID, v.Parent
 	st.ViewMounts = fromMounts(v.Mounts)
@@ -120,7 +124,7 @@ func (p *Preparer) open(c *container, mounts []mount.Mount, fault func(Step) err
 		}
 		c.log.Warn().Err(err).Str("device", dev).Msg("cannot mount the view; reading its block image directly")
 	}
-	if err := p.clear(true, c.st); err != nil {
+	if err := p.clearView(c.st); err != nil {
 		return nil, err
 	}
 	c.st.ViewMountpoint = ""
@@ -160,7 +164,8 @@ func blockSource(mounts []mount.Mount) (string, bool) {
 // mountView makes the view mount point of the container c.st names (mode
 // 0700 like .views and the namespace directory above it: a mounted view
 // shows the whole image) and mounts the view's mounts there, read-only,
-// nosuid, nodev.
+// nosuid, nodev; for a shared view, it takes a reference to the host's
+// mount of it, mounting it if this is the first (layout.Image).
 func (p *Preparer) mountView(mounts []mount.Mount, c *container) error {
 	if len(mounts) == 0 {
 		return errors.New("the view has no mounts")
@@ -169,15 +174,24 @@ func (p *Preparer) mountView(mounts []mount.Mount, c *container) error {
 	if err != nil {
 		return err
 	}
+	mountAt := func(mp string) error {
+		if err := mount.All(ro, mp); err != nil {
+			_, _ = mounttable.UnmountTree(mp)
+			return err
+		}
+		return nil
+	}
+	if name := c.st.SharedView(); name != "" {
+		// Mounted by the first container of the image; the others add
+		// their reference.
+		_, err := p.image(c.st, name).Acquire(c.st.ContainerID, mountAt)
+		return err
+	}
 	mp, err := p.entry(true, c.st).Make()
 	if err != nil {
 		return err
 	}
-	if err := mount.All(ro, mp); err != nil {
-		_, _ = mounttable.UnmountTree(mp)
-		return err
-	}
-	return nil
+	return mountAt(mp)
 }
 
 // readOnly returns the mounts with "ro", "nosuid" and "nodev" added; a
@@ -262,7 +276,7 @@ func (p *Preparer) serve(ctx context.Context, c *container, set artifact.Set, fa
 	}
 	c.src = nil
 	if c.viewMounted {
-		if err := p.clear(true, c.st); err != nil {
+		if err := p.clearView(c.st); err != nil {
 			return "", err
 		}
 		c.st.ViewMountpoint = ""

@@ -48,11 +48,15 @@ func (v *ContainerdViewer) Warm(ctx context.Context) error {
 	return nil
 }
 
-// Prepare prepares the view of container id in namespace ns (view.Prepare).
-func (v *ContainerdViewer) Prepare(ctx context.Context, ns, id string) (*view.View, error) {
+// Prepare prepares the view of container id in namespace ns
+// (view.PrepareShared, or view.Prepare when not shared).
+func (v *ContainerdViewer) Prepare(ctx context.Context, ns, id string, shared bool) (*view.View, error) {
 	c, err := v.connect()
 	if err != nil {
 		return nil, err
+	}
+	if shared {
+		return view.PrepareShared(ctx, c, ns, id)
 	}
 	return view.Prepare(ctx, c, ns, id)
 }

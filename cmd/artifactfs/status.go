@@ -18,7 +18,7 @@ func newStatusCommand() *cobra.Command {
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "status [--root DIR] [--json] [--timeout D]",
-		Short: "List every per-container path: container, mode, artifacts, healthy or stale",
+		Short: "List every per-container path: container, mode, view (own, or shared with the containers of its image), artifacts, healthy or stale",
 		Args:  exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			entries, err := admin.Status(root, timeout)
@@ -37,7 +37,7 @@ func newStatusCommand() *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAMESPACE\tCONTAINER\tMODE\tHEALTH\tARTIFACTS")
+			fmt.Fprintln(tw, "NAMESPACE\tCONTAINER\tMODE\tVIEW\tHEALTH\tARTIFACTS")
 			for _, e := range entries {
 				health := "healthy"
 				switch {
@@ -50,7 +50,7 @@ func newStatusCommand() *cobra.Command {
 				for _, a := range e.Artifacts {
 					arts = append(arts, fmt.Sprintf("%s (%d)", escape(a.Path), a.Size))
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Namespace, e.ContainerID, e.Mode, health, strings.Join(arts, ", "))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Namespace, e.ContainerID, e.Mode, viewColumn(e), health, strings.Join(arts, ", "))
 			}
 			return tw.Flush()
 		},
@@ -59,4 +59,14 @@ func newStatusCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	timeoutFlag(cmd, &timeout)
 	return cmd
+}
+
+// viewColumn says where a container's artifacts come from: "shared <name>
+// (+N)" for a view the containers of its image share, with N others
+// holding it, else "own".
+func viewColumn(e admin.Entry) string {
+	if e.SharedView == "" {
+		return "own"
+	}
+	return fmt.Sprintf("shared %s (+%d)", e.SharedView[:12], len(e.SharedWith))
 }

@@ -22,13 +22,17 @@ type Entry struct {
 	// View selects the view mount point <root>/.views/<ns>/<id> instead
 	// of the per-container path <root>/<ns>/<id>.
 	View bool
+	// Image selects the mount point of a view shared by the containers
+	// of one image, <root>/.images/<ns>/<id>, id being the view's name
+	// (artifactbind.SharedName); see Image.
+	Image bool
 	// Namespace and ID name the container.
 	Namespace, ID string
 }
 
 // String returns the path of e.
 func (e Entry) String() string {
-	return filepath.Join(append(append([]string{e.Root}, parents(e.View, e.Namespace)...), e.ID)...)
+	return filepath.Join(append(append([]string{e.Root}, e.parents()...), e.ID)...)
 }
 
 // openParent opens the namespace directory of e beneath the marked root,
@@ -47,7 +51,7 @@ func (e Entry) openParent() (fd int, exists bool, err error) {
 	if err != nil {
 		return -1, false, err
 	}
-	for _, name := range parents(e.View, e.Namespace) {
+	for _, name := range e.parents() {
 		next, err := openDir(dir, name)
 		unix.Close(dir)
 		if errors.Is(err, unix.ENOENT) {
@@ -80,7 +84,7 @@ func entryExists(dir int, name string) bool {
 // parentExists reports whether e's namespace directory, or something in
 // its place, exists (Lstat: not followed).
 func (e Entry) parentExists() bool {
-	_, err := os.Lstat(filepath.Join(append([]string{e.Root}, parents(e.View, e.Namespace)...)...))
+	_, err := os.Lstat(filepath.Join(append([]string{e.Root}, e.parents()...)...))
 	return !errors.Is(err, iofs.ErrNotExist)
 }
 
@@ -159,7 +163,7 @@ func (e Entry) removeEmptyParent() {
 		return
 	}
 	defer func() { unix.Close(dir) }()
-	names := parents(e.View, e.Namespace)
+	names := e.parents()
 	for _, name := range names[:len(names)-1] {
 		next, err := openDir(dir, name)
 		if err != nil {
@@ -185,11 +189,16 @@ func (e Entry) removeEmptyParent() {
 // symlink; the directory must be marked. A root or namespace directory
 // that does not exist holds nothing.
 func List(root string, view bool, ns string) ([]string, error) {
-	parent, exists, err := Entry{Root: root, View: view, Namespace: ns, ID: "x"}.openParent()
+	return Entry{Root: root, View: view, Namespace: ns, ID: "x"}.siblings()
+}
+
+// siblings returns the names in e's namespace directory (see List).
+func (e Entry) siblings() ([]string, error) {
+	parent, exists, err := e.openParent()
 	if err != nil || !exists {
 		return nil, err
 	}
-	f := os.NewFile(uintptr(parent), filepath.Join(append([]string{root}, parents(view, ns)...)...))
+	f := os.NewFile(uintptr(parent), filepath.Join(append([]string{e.Root}, e.parents()...)...))
 	defer f.Close()
 	names, err := f.Readdirnames(-1)
 	if err != nil {

@@ -201,12 +201,16 @@ func emptyDir(fd int) bool {
 }
 
 // parents returns the directories between the root and an entry: the
-// namespace directory, under .views for a view mount point.
-func parents(view bool, ns string) []string {
-	if view {
-		return []string{artifactbind.ViewsDir, ns}
+// namespace directory, under .views for a view mount point and under
+// .images for a shared view's.
+func (e Entry) parents() []string {
+	switch {
+	case e.Image:
+		return []string{artifactbind.ImagesDir, e.Namespace}
+	case e.View:
+		return []string{artifactbind.ViewsDir, e.Namespace}
 	}
-	return []string{ns}
+	return []string{e.Namespace}
 }
 
 // dirPerm is the mode of the root and of every directory under it: only
@@ -243,7 +247,7 @@ func (e Entry) makeOnce() error {
 		return err
 	}
 	defer func() { unix.Close(dir) }()
-	for _, name := range parents(e.View, e.Namespace) {
+	for _, name := range e.parents() {
 		next, err := mkdirOwned(dir, name, dirPerm, markDir)
 		if err != nil {
 			return err
