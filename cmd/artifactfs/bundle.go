@@ -55,7 +55,7 @@ func stateSource(st *artifactbind.State) (source.Source, error) {
 		return nil, fmt.Errorf("state of %s/%s: %w", st.Namespace, st.ContainerID, err)
 	}
 	if st.ViewMountpoint != "" {
-		return layout.OpenView(root, st.Namespace, st.ContainerID)
+		return layout.OpenView(root, st)
 	}
 	for _, m := range st.ViewMounts {
 		if m.Type == "ext4" {

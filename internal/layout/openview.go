@@ -6,18 +6,25 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/artifactfs/artifactfs/artifactbind"
 	"github.com/artifactfs/artifactfs/internal/mounttable"
 	"github.com/artifactfs/artifactfs/internal/source"
 )
 
-// OpenView opens the mounted view of container ns/id under root, as
-// `artifactfs --bundle` reads it: the view mount point is reached from the
-// marked root through marked directories without following a symlink, must
-// itself be marked, and must have a file system mounted on it. Its path
-// comes from root and the names, never from a state file; a symlink there,
+// OpenView opens the mounted view that the state st records, under root,
+// as `artifactfs --bundle` reads it: the container's own view mount point,
+// or the host mount of the shared view it holds. The mount point is
+// reached from the marked root through marked directories without
+// following a symlink, must itself be marked, and must have a file system
+// mounted on it. Its path comes from root and the state's names (checked
+// by artifactbind), never from a path in the state file; a symlink there,
 // or a plain directory, is refused.
-func OpenView(root, ns, id string) (*source.Dir, error) {
+func OpenView(root string, state *artifactbind.State) (*source.Dir, error) {
+	ns, id := state.Namespace, state.ContainerID
 	e := Entry{Root: root, View: true, Namespace: ns, ID: id}
+	if name := state.SharedView(); name != "" {
+		e = Entry{Root: root, Image: true, Namespace: ns, ID: name}
+	}
 	parent, exists, err := e.openParent()
 	if err != nil {
 		return nil, err
@@ -30,7 +37,7 @@ func OpenView(root, ns, id string) (*source.Dir, error) {
 		return nil, fmt.Errorf("view of %s/%s: %w", ns, id, orNotExist(err))
 	}
 	// The last step crosses into the view's mount; none before it may.
-	fd, err := mounttable.OpenAt(parent, id, unix.O_PATH|unix.O_DIRECTORY, mounttable.NoCross&^unix.RESOLVE_NO_XDEV)
+	fd, err := mounttable.OpenAt(parent, e.ID, unix.O_PATH|unix.O_DIRECTORY, mounttable.NoCross&^unix.RESOLVE_NO_XDEV)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", e, err)
 	}
