@@ -1,0 +1,25 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/artifactfs/artifactfs/tests/harness"
+)
+
+// repo is the repository's root, seen from this package's directory.
+const repo = "../.."
+
+// TestMain runs the tests, then stops the shared containerd if a test
+// started one (harness.SharedDaemon).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if err := harness.StopSharedDaemon(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
