@@ -12,7 +12,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -27,26 +26,15 @@ const containerID = "unikernel-demo"
 
 func main() { say.Main("demo", run) }
 
-func run(binDir string) error {
-	work, err := os.MkdirTemp("", "artifactfs-demo-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
-	root := filepath.Join(work, "run-artifactfs")
-	cli := func(args ...string) error { return say.Show(filepath.Join(binDir, "artifactfs"), args...) }
-
+func run(binDir, work string) error {
 	say.Step("Start a private containerd v2.4.2 (blockfile, overlayfs; runtime io.containerd.artifactfs.v2 on PATH)")
-	e, err := harness.Start(context.Background(), harness.Options{ShimDir: binDir, Root: root, Daemon: ctrtest.Options{Dir: work}})
+	e, stop, err := say.Start(binDir, work, ctrtest.Options{})
 	if err != nil {
 		return err
 	}
-	defer func() {
-		say.Step("Stop containerd")
-		if err := e.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "demo: %v\n", err)
-		}
-	}()
+	defer stop()
+	root := e.Root
+	cli := func(args ...string) error { return say.Show(filepath.Join(binDir, "artifactfs"), args...) }
 	ctx, cancel := context.WithTimeout(e.D.Context(context.Background()), 5*time.Minute)
 	defer cancel()
 	fmt.Printf("containerd at %s, namespace %s\n", e.D.Address, e.Namespace)

@@ -35,33 +35,18 @@ const (
 
 func main() { say.Main("demo-k8s", run) }
 
-func run(binDir string) error {
-	work, err := os.MkdirTemp("", "artifactfs-k8s-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
-	root := filepath.Join(work, "run-artifactfs")
-	dDir := filepath.Join(work, "d")
-	if err := os.Mkdir(dDir, 0o711); err != nil {
-		return err
-	}
-
+func run(binDir, work string) error {
 	say.Step("Start a private containerd v2.4.2 with CRI: handler \"artifactfs\" = io.containerd.artifactfs.v2, snapshotter blockfile, pod/container annotations com.urunc.unikernel.*")
 	allow := []string{artifact.AnnotationPrefix + "*"}
-	e, err := harness.Start(context.Background(), harness.Options{ShimDir: binDir, Root: root, Daemon: ctrtest.Options{Dir: dDir, CRI: &ctrtest.CRIOptions{
+	e, stop, err := say.Start(binDir, work, ctrtest.Options{CRI: &ctrtest.CRIOptions{
 		PauseImage: ctrtest.PauseImageName,
 		Handlers:   []ctrtest.CRIHandler{{Name: handler, PodAnnotations: allow, ContainerAnnotations: allow}},
-	}}})
+	}})
 	if err != nil {
 		return err
 	}
-	defer func() {
-		say.Step("Stop containerd")
-		if err := e.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "demo-k8s: %v\n", err)
-		}
-	}()
+	defer stop()
+	root := e.Root
 	cfg, _ := os.ReadFile(e.D.ConfigPath)
 	fmt.Printf("the CRI part of %s:\n%s", e.D.ConfigPath, cfg[strings.Index(string(cfg), "  [plugins.'io.containerd.grpc.v1.cri']"):])
 	c := e.CRI

@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -14,7 +15,7 @@ import (
 
 // One private containerd per test binary, for tests that need containerd
 // but not the shim: started by the first test that asks for it, stopped
-// by the package's TestMain after the run (StopSharedDaemon).
+// by the package's TestMain after the run (RunStoppingSharedDaemon).
 var (
 	sharedOnce  sync.Once
 	sharedD     *ctrtest.Daemon
@@ -45,17 +46,21 @@ func SharedDaemon(tb testing.TB, repo string) *ctrtest.Daemon {
 // SharedDaemonStart is how long starting the shared daemon took.
 func SharedDaemonStart() time.Duration { return sharedStart }
 
-// StopSharedDaemon stops the shared containerd if a test started it; a
-// TestMain calls it after the run. A leaked mount under its directory is
-// an error.
-func StopSharedDaemon() error {
-	if sharedD == nil {
-		return nil
+// RunStoppingSharedDaemon is a TestMain's body for packages that use
+// SharedDaemon: it runs the tests, then stops the shared containerd if a
+// test started one, and returns the exit code (1 when the tests passed
+// but the stop failed: a mount leaked under the daemon's directory).
+func RunStoppingSharedDaemon(m *testing.M) int {
+	code := m.Run()
+	if sharedD != nil {
+		if err := sharedD.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "stop containerd: %v\n", err)
+			if code == 0 {
+				code = 1
+			}
+		}
 	}
-	if err := sharedD.Stop(); err != nil {
-		return fmt.Errorf("stop containerd: %w", err)
-	}
-	return nil
+	return code
 }
 
 // DaemonContext returns a context in d's namespace, bounded in time so

@@ -1,7 +1,6 @@
 package view
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
@@ -13,13 +12,4 @@ const repo = "../.."
 
 // TestMain runs the tests, then stops the shared containerd if a test
 // started one (harness.SharedDaemon).
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := harness.StopSharedDaemon(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		if code == 0 {
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(harness.RunStoppingSharedDaemon(m)) }
