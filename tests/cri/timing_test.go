@@ -18,9 +18,9 @@ func appOptions(name string) ctrtest.ContainerOptions {
 func TestPodCreateWait(t *testing.T) {
 	e := sharedEnv(t)
 	p := e.runPod(t, "create-wait", handler, harness.Gated(nil))
-	waits, err := e.CRI.CreateWaits(e.ctx(t), p.Pod, appOptions("timed"), 10)
+	waits, err := e.CreateWaits(e.ctx(t), p.Pod, appOptions("timed"), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("Create wait of an app container in a running pod: median %s of %d (%v)", ctrtest.Median(waits), len(waits), waits)
+	t.Logf("Create wait of an app container in a running pod: median %s of %d (%v)", harness.Median(waits), len(waits), waits)
 }
