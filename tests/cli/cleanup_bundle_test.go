@@ -8,6 +8,7 @@ import (
 
 	"github.com/artifactfs/artifactfs/internal/artifact"
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
+	"github.com/artifactfs/artifactfs/internal/testimage"
 	"github.com/artifactfs/artifactfs/shimglue"
 )
 
@@ -16,6 +17,7 @@ import (
 // view mount point belongs, and a path outside the root. Both are refused;
 // the host files are never read as an image.
 func TestCleanupBundleViewContainment(t *testing.T) {
+	testimage.RequireRoot(t, "marking the root takes a trusted.* xattr")
 	root := t.TempDir()
 	t.Setenv(shimglue.RootEnv, root)
 	if _, _, err := shimglue.MakeContainerDirs(root, "other", "x"); err != nil {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/artifactfs/artifactfs/internal/ctrtest"
+	"github.com/artifactfs/artifactfs/internal/testimage"
 	"github.com/artifactfs/artifactfs/shimglue"
 	"github.com/artifactfs/artifactfs/tests/harness"
 )
@@ -50,6 +52,7 @@ func TestShimShippedIgnoresFaults(t *testing.T) {
 // TestShimShippedHasNoFaults: the fault annotation and variable names are
 // compiled into the fault-injection build only.
 func TestShimShippedHasNoFaults(t *testing.T) {
+	testimage.RequireRoot(t, "the shim builds go to the shared cache, "+ctrtest.CacheDir())
 	for _, tt := range []struct {
 		faults bool
 		want   bool
