@@ -44,7 +44,7 @@ func NewEnv(tb testing.TB, o Options, s Sample) *Env {
 	if err := e.ImportSample(e.Context(tb, 3*time.Minute), s); err != nil {
 		tb.Fatal(err)
 	}
-	tb.Logf("containerd up, image imported into %v in %s", s.Snapshotters, time.Since(begin).Round(time.Millisecond))
+	tb.Logf("containerd up, image %s imported in %s", e.Image.Name(), time.Since(begin).Round(time.Millisecond))
 	return e
 }
 
