@@ -23,7 +23,7 @@ GOTEST_COUNTED = set -o pipefail; ( $(GO) test -json -count=1 $(1) ./...; a=$$?;
 	cd artifactbind && $(GO) test -json -count=1 ./...; b=$$?; exit $$((a | b)) ) | $(GO) run ./internal/testcount $(NOSKIPS)
 
 .DEFAULT_GOAL := build
-.PHONY: help deps build test test-unit test-root soak fuzz demo demo-k8s demo-mount bench vet clean
+.PHONY: help deps build test test-unit soak fuzz demo demo-k8s demo-mount bench vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -55,12 +55,9 @@ vet: ## go vet and gofmt (the product, artifactbind and the bench module)
 	cd bench && $(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt needed" >&2; exit 1; }
 
-test-unit: ## tests that need no root (node trees, parsers, path rules)
-	$(GO) test -count=1 ./internal/... ./fs/... ./cmd/...
-	cd artifactbind && $(GO) test -count=1 ./...
-
-test-root: deps build ## every test, with real FUSE mounts and loop devices (needs root), counted
-	@$(call GOTEST_COUNTED,-race -timeout 30m)
+test-unit: ## every test that needs no root (as any user): go test -short; tests that need root skip, saying why
+	$(GO) test -short -count=1 ./...
+	cd artifactbind && $(GO) test -short -count=1 ./...
 
 test: deps vet build ## every test (as root: FUSE, loop devices, a 20-cycle soak), counted: fails on a skip as root; plus a short fuzz run
 	@export SOAK_CYCLES=20 SOAK_SEED=$(SOAK_TEST_SEED); $(call GOTEST_COUNTED,-race -timeout 30m)
@@ -73,10 +70,10 @@ fuzz: deps ## fuzz blockreader for FUZZTIME (default 60s); crashers land in bloc
 	$(GO) test -run='^$$' -fuzz=FuzzImage -fuzztime=$(FUZZTIME) ./blockreader
 
 demo: deps build ## the whole flow: containerd, the artifactfs shim, a unikernel container, its per-container path, cleanup
-	$(GO) run ./internal/demo $(BIN)
+	$(GO) run ./demo $(BIN)
 
 demo-k8s: deps build ## Kubernetes' path: containerd with CRI, a pod's unikernel container getting its artifacts through the artifactfs handler, then the pod's cleanup
-	$(GO) run ./internal/demo/k8s $(BIN)
+	$(GO) run ./demo/k8s $(BIN)
 
 demo-mount: deps build ## the core alone: a sample ext4 image mounted, listed and read with artifactfs, unmounted
 	./scripts/demo.sh $(BIN)/artifactfs

@@ -212,6 +212,11 @@ func (d *Daemon) waitReady(ctx context.Context, timeout time.Duration) error {
 // d.Namespace. Stop closes it.
 func (d *Daemon) Client() *client.Client { return d.client }
 
+// StateTmpfs reports whether State is a tmpfs Start mounted
+// (Options.StateOnTmpfs) that Stop has not unmounted yet: the daemon's
+// own mount, not a leak.
+func (d *Daemon) StateTmpfs() bool { return d.tmpfs }
+
 // Context returns ctx carrying d.Namespace.
 func (d *Daemon) Context(ctx context.Context) context.Context {
 	return namespaces.WithNamespace(ctx, d.Namespace)

@@ -2,21 +2,20 @@ package ctrtest
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/artifactfs/artifactfs/internal/testimage"
 )
 
 // cachedBinaries returns the directory of the cached containerd binaries;
 // it skips the test when it does not run as root or they are missing (it
 // does not build them).
 func cachedBinaries(t *testing.T) string {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
+	testimage.RequireRoot(t, "containerd")
 	dir := filepath.Join(CacheDir(), "bin")
 	if len(missingBinaries(dir)) > 0 {
 		t.Skip("containerd binaries not cached; run make deps")

@@ -7,6 +7,8 @@
 // tree (Daemon.Stop). It also reports leaked mounts and loop devices
 // (MountsUnder, LoopDevicesUnder).
 //
-// It is test support: imported by the integration suites in tests/ and by
-// the demo, never by the artifactfs binaries.
+// It knows containerd and runc only, not artifactfs: the shim, its
+// per-container paths and what it leaves behind are tests/harness's. It
+// is test support, imported by tests/harness, the integration suites, the
+// bench and the demos, never by the artifactfs binaries.
 package ctrtest

@@ -24,11 +24,15 @@ func RequireTools(tb testing.TB, tools ...string) {
 	}
 }
 
-// RequireRoot skips the test when it does not run as root, saying why.
+// RequireRoot skips the test, saying why, when it does not run as root,
+// or when -short asks for the tests that need no root (make test-unit).
 func RequireRoot(tb testing.TB, why string) {
 	tb.Helper()
 	if os.Geteuid() != 0 {
 		tb.Skipf("needs root: %s", why)
+	}
+	if testing.Short() {
+		tb.Skipf("needs root: %s (-short runs only the tests that need none)", why)
 	}
 }
 

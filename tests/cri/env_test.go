@@ -11,14 +11,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/containerd/containerd/v2/pkg/namespaces"
-
 	"github.com/artifactfs/artifactfs/internal/artifact"
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
-	"github.com/artifactfs/artifactfs/internal/shimtest"
 	"github.com/artifactfs/artifactfs/internal/testimage"
-	"github.com/artifactfs/artifactfs/shimglue"
+	"github.com/artifactfs/artifactfs/tests/harness"
 )
+
+// repo is the repository's root, seen from this package's directory.
+const repo = "../.."
 
 // The handlers every env has, and the images it imports.
 const (
@@ -42,14 +42,11 @@ type envOptions struct {
 	Handlers []ctrtest.CRIHandler
 }
 
-// criEnv is a private containerd with CRI on, its CRI client, and the
-// images of the suite imported into k8s.io.
+// criEnv is a private containerd with CRI on (harness.Env: its CRI
+// client, Root, and in Kernel, Initrd and Config the app image's
+// artifacts), and the images of the suite imported into k8s.io.
 type criEnv struct {
-	D    *ctrtest.Daemon
-	C    *ctrtest.CRIClient
-	Root string // ARTIFACTFS_ROOT of the daemon's shims
-	// Kernel, Initrd and Config are the app image's artifacts.
-	Kernel, Initrd, Config []byte
+	*harness.Env
 	// RuncLog is where optsHandler's runc wrapper appends its arguments.
 	RuncLog string
 	work    string
@@ -59,9 +56,6 @@ var (
 	sharedOnce sync.Once
 	shared     *criEnv
 	sharedErr  error
-	entryOnce  sync.Once
-	entry      []byte
-	entryErr   error
 )
 
 // requireCapabilities skips, saying why, when the host cannot run the suite.
@@ -69,9 +63,7 @@ func requireCapabilities(t *testing.T) {
 	t.Helper()
 	testimage.RequireRoot(t, "containerd with CRI, runc, FUSE and loop mounts")
 	testimage.RequireTools(t, "mkfs.ext4", "runc")
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		t.Skipf("no /dev/fuse: %v", err)
-	}
+	harness.RequireFUSE(t)
 }
 
 // sharedEnv returns the env of the tests that need only the default
@@ -120,22 +112,6 @@ func newEnv(t *testing.T, o envOptions) *criEnv {
 // startEnv builds the test shim, starts the daemon with the handlers and
 // imports the pause, app and sidecar images into k8s.io (blockfile).
 func startEnv(o envOptions) (_ *criEnv, err error) {
-	shimDir, err := shimtest.ShimDir("../..")
-	if err != nil {
-		return nil, err
-	}
-	entryOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "cri-entry-")
-		if err != nil {
-			entryErr = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		entry, entryErr = ctrtest.Entrypoint(dir)
-	})
-	if entryErr != nil {
-		return nil, entryErr
-	}
 	e := &criEnv{}
 	if e.work, err = os.MkdirTemp("", "cri-env-"); err != nil {
 		return nil, err
@@ -145,7 +121,6 @@ func startEnv(o envOptions) (_ *criEnv, err error) {
 			_ = e.stop()
 		}
 	}()
-	e.Root = filepath.Join(e.work, "run-artifactfs")
 	if err := os.Mkdir(filepath.Join(e.work, "d"), 0o711); err != nil {
 		return nil, err
 	}
@@ -159,17 +134,15 @@ func startEnv(o envOptions) (_ *criEnv, err error) {
 		{Name: optsHandler, PodAnnotations: unikernelAnnotations, ContainerAnnotations: unikernelAnnotations,
 			Options: map[string]any{"BinaryName": wrapper}},
 	}, o.Handlers...)
-
-	e.D, err = ctrtest.Start(context.Background(), ctrtest.Options{
-		Dir:       filepath.Join(e.work, "d"),
-		ExtraPath: []string{shimDir},
-		Env:       []string{shimglue.RootEnv + "=" + e.Root},
-		CRI:       &ctrtest.CRIOptions{PauseImage: ctrtest.PauseImageName, Handlers: handlers},
+	e.Env, err = harness.Start(context.Background(), harness.Options{
+		Repo: repo,
+		Root: filepath.Join(e.work, "run-artifactfs"),
+		Daemon: ctrtest.Options{
+			Dir: filepath.Join(e.work, "d"),
+			CRI: &ctrtest.CRIOptions{PauseImage: ctrtest.PauseImageName, Handlers: handlers},
+		},
 	})
 	if err != nil {
-		return nil, err
-	}
-	if e.C, err = e.D.NewCRIClient(); err != nil {
 		return nil, err
 	}
 	return e, e.importImages()
@@ -191,8 +164,12 @@ func (e *criEnv) writeRuncWrapper() (string, error) {
 
 // importImages builds and imports the pause, app and sidecar images.
 func (e *criEnv) importImages() error {
-	ctx, cancel := context.WithTimeout(namespaces.WithNamespace(context.Background(), ctrtest.CRINamespace), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	entry, err := harness.Entrypoint()
+	if err != nil {
+		return err
+	}
 	e.Kernel = testimage.Payload(41, 3<<20+321)
 	e.Initrd = testimage.Payload(42, 500<<10+7)
 	app, err := ctrtest.SampleImage(appImage, e.Kernel, e.Initrd, entry, nil)
@@ -202,33 +179,14 @@ func (e *criEnv) importImages() error {
 	e.Config = app.Files[ctrtest.SampleConfigPath].Data
 	sidecar := ctrtest.ImageSpec{Name: sidecarImage, Entrypoint: []string{ctrtest.SampleEntryPath},
 		Files: map[string]ctrtest.File{ctrtest.SampleEntryPath: {Data: entry, Mode: 0o755}}}
-	for i, spec := range []ctrtest.ImageSpec{ctrtest.PauseImage(entry), app, sidecar} {
-		dir := filepath.Join(e.work, fmt.Sprintf("image-%d", i))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-		tarPath, err := ctrtest.BuildImage(dir, spec)
-		if err != nil {
-			return err
-		}
-		if _, err := ctrtest.Import(ctx, e.D.Client(), tarPath, "blockfile"); err != nil {
-			return err
-		}
-		if err := e.C.WaitImage(ctx, spec.Name); err != nil {
-			return err
-		}
-	}
-	return nil
+	return e.ImportCRI(ctx, ctrtest.PauseImage(entry), app, sidecar)
 }
 
-// stop closes the client and stops the daemon, and removes the work dir.
+// stop stops the env (harness.Env.Stop) and removes the work dir.
 func (e *criEnv) stop() error {
 	var errs []error
-	if e.C != nil {
-		_ = e.C.Close()
-	}
-	if e.D != nil {
-		errs = append(errs, e.D.Stop())
+	if e.Env != nil {
+		errs = append(errs, e.Env.Stop())
 	}
 	errs = append(errs, os.RemoveAll(e.work))
 	return errors.Join(errs...)
@@ -239,12 +197,4 @@ func (e *criEnv) ctx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// path is container id's per-container path.
-func (e *criEnv) path(id string) string { return filepath.Join(e.Root, ctrtest.CRINamespace, id) }
-
-// bundle is container id's bundle.
-func (e *criEnv) bundle(id string) string {
-	return filepath.Join(e.D.State, "io.containerd.runtime.v2.task", ctrtest.CRINamespace, id)
 }

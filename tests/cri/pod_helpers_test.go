@@ -16,9 +16,8 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 
 	"github.com/artifactfs/artifactfs/artifactbind"
-	"github.com/artifactfs/artifactfs/internal/artifact"
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
-	"github.com/artifactfs/artifactfs/internal/shimtest"
+	"github.com/artifactfs/artifactfs/tests/harness"
 	"github.com/artifactfs/artifactfs/view"
 )
 
@@ -30,24 +29,12 @@ type testPod struct {
 	removed bool
 }
 
-// podAnnotations are what a user puts on a unikernel Pod.
-func podAnnotations(extra map[string]string) map[string]string {
-	ann := map[string]string{
-		artifact.AnnotationSnapshotView: "true",
-		artifact.AnnotationMountRootfs:  "true",
-	}
-	for k, v := range extra {
-		ann[k] = v
-	}
-	return ann
-}
-
 // runPod runs a pod with handler h and annotations ann; at cleanup it is
 // removed (stopp + rmp) and nothing may be left.
 func (e *criEnv) runPod(t *testing.T, name, h string, ann map[string]string) *testPod {
 	t.Helper()
 	ctx := e.ctx(t)
-	pod, err := e.C.RunPod(ctx, ctrtest.PodOptions{Name: name, Handler: h, Annotations: ann})
+	pod, err := e.CRI.RunPod(ctx, ctrtest.PodOptions{Name: name, Handler: h, Annotations: ann})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +53,7 @@ func (p *testPod) remove(t *testing.T) {
 	p.removed = true
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := p.e.C.RemovePod(ctx, p.Pod); err != nil {
+	if err := p.e.CRI.RemovePod(ctx, p.Pod); err != nil {
 		t.Errorf("remove pod: %v", err)
 	}
 	p.requireNothingLeft(t)
@@ -75,7 +62,7 @@ func (p *testPod) remove(t *testing.T) {
 // runApp runs an app container of image in the pod and returns its id.
 func (p *testPod) runApp(t *testing.T, name, image string) string {
 	t.Helper()
-	id, err := p.e.C.RunContainer(p.e.ctx(t), p.Pod, ctrtest.ContainerOptions{Name: name, Image: image})
+	id, err := p.e.CRI.RunContainer(p.e.ctx(t), p.Pod, ctrtest.ContainerOptions{Name: name, Image: image})
 	if id != "" {
 		p.ids = append(p.ids, id)
 	}
@@ -92,7 +79,7 @@ func (e *criEnv) requireServed(t *testing.T, id string) {
 	for p, want := range map[string][]byte{
 		ctrtest.SampleKernelPath: e.Kernel, ctrtest.SampleInitrdPath: e.Initrd, ctrtest.SampleConfigPath: e.Config,
 	} {
-		got, err := os.ReadFile(filepath.Join(e.path(id), p))
+		got, err := os.ReadFile(filepath.Join(e.Path(id), p))
 		if err != nil {
 			t.Errorf("container %s: %v", id, err)
 			continue
@@ -101,7 +88,7 @@ func (e *criEnv) requireServed(t *testing.T, id string) {
 			t.Errorf("container %s: %s differs from the image's (%d bytes, want %d)", id, p, len(got), len(want))
 		}
 	}
-	if _, err := os.Stat(artifactbind.StatePath(e.bundle(id))); err != nil {
+	if _, err := os.Stat(artifactbind.StatePath(e.Bundle(id))); err != nil {
 		t.Errorf("container %s: no state file: %v", id, err)
 	}
 }
@@ -110,10 +97,10 @@ func (e *criEnv) requireServed(t *testing.T, id string) {
 // no per-container path, no state file, no view or lease.
 func (e *criEnv) requireUntouched(t *testing.T, id, what string) {
 	t.Helper()
-	if _, err := os.Lstat(e.path(id)); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("%s %s: per-container path %s exists (err %v)", what, id, e.path(id), err)
+	if _, err := os.Lstat(e.Path(id)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s %s: per-container path %s exists (err %v)", what, id, e.Path(id), err)
 	}
-	if _, err := os.Stat(artifactbind.StatePath(e.bundle(id))); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(artifactbind.StatePath(e.Bundle(id))); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("%s %s: state file in its bundle (err %v)", what, id, err)
 	}
 	for _, f := range e.views(t) {
@@ -137,7 +124,7 @@ func (e *criEnv) views(t *testing.T) []view.Found {
 // shims returns the pids of the pod's shim processes (run with -id the
 // sandbox id), and of every other shim process of the daemon.
 func (p *testPod) shims() (pod, other []ctrtest.ShimProcess) {
-	for _, sp := range ctrtest.ShimProcesses(shimtest.ShimName, p.e.D.Address) {
+	for _, sp := range p.e.ShimProcesses() {
 		if sp.ID == p.ID {
 			pod = append(pod, sp)
 		} else {
@@ -163,23 +150,16 @@ func (p *testPod) requireOneShim(t *testing.T) ctrtest.ShimProcess {
 // shim processes and sockets, the pod's cgroup directories, runc state.
 func (p *testPod) requireNothingLeft(t *testing.T) {
 	t.Helper()
-	var problems []string
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		problems = p.leftovers()
-		if len(problems) == 0 || time.Now().After(deadline) {
-			break
-		}
-	}
-	for _, pr := range problems {
+	for _, pr := range harness.Settle(10*time.Second, p.leftovers) {
 		t.Errorf("left behind: %s", pr)
 	}
 }
 
 func (p *testPod) leftovers() []string {
-	ctx, cancel := context.WithTimeout(namespaces.WithNamespace(context.Background(), ctrtest.CRINamespace), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out := p.e.D.Leftovers(ctx, p.e.Root, nil)
-	for _, sp := range ctrtest.ShimProcesses(shimtest.ShimName, p.e.D.Address) {
+	out := p.e.Leftovers(ctx)
+	for _, sp := range p.e.ShimProcesses() {
 		out = append(out, "shim process "+sp.ID)
 	}
 	for _, dir := range ctrtest.CgroupDirs(p.Pod) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
 	"github.com/artifactfs/artifactfs/shimglue"
+	"github.com/artifactfs/artifactfs/tests/harness"
 )
 
 // A pod's unikernel container gets its artifacts from the pod's one shim;
@@ -19,14 +20,14 @@ import (
 // nothing and is not even probed.
 func TestPodUnikernelContainer(t *testing.T) {
 	e := sharedEnv(t)
-	p := e.runPod(t, "unikernel", handler, podAnnotations(nil))
+	p := e.runPod(t, "unikernel", handler, harness.Gated(nil))
 	app := p.runApp(t, "app", appImage)
 
 	p.requireOneShim(t)
 	e.requireServed(t, app)
 	e.requireUntouched(t, p.ID, "pause container")
 	e.requireNoProbe(t, p.ID)
-	if st, err := e.C.ContainerState(e.ctx(t), app); err != nil || st != runtimeapi.ContainerState_CONTAINER_RUNNING {
+	if st, err := e.CRI.ContainerState(e.ctx(t), app); err != nil || st != runtimeapi.ContainerState_CONTAINER_RUNNING {
 		t.Errorf("app container: state %v, %v; want running", st, err)
 	}
 }
@@ -35,13 +36,13 @@ func TestPodUnikernelContainer(t *testing.T) {
 // pod whose annotations ask for snapshot views.
 func TestPodSidecarWithoutUruncConfig(t *testing.T) {
 	e := sharedEnv(t)
-	p := e.runPod(t, "sidecar", handler, podAnnotations(nil))
+	p := e.runPod(t, "sidecar", handler, harness.Gated(nil))
 	app := p.runApp(t, "app", appImage)
 	side := p.runApp(t, "sidecar", sidecarImage)
 
 	e.requireServed(t, app)
 	e.requireUntouched(t, side, "sidecar")
-	if st, err := e.C.ContainerState(e.ctx(t), side); err != nil || st != runtimeapi.ContainerState_CONTAINER_RUNNING {
+	if st, err := e.CRI.ContainerState(e.ctx(t), side); err != nil || st != runtimeapi.ContainerState_CONTAINER_RUNNING {
 		t.Errorf("sidecar: state %v, %v; want running", st, err)
 	}
 	p.requireOneShim(t)
@@ -51,29 +52,29 @@ func TestPodSidecarWithoutUruncConfig(t *testing.T) {
 // while the pod and its other container keep running and serving.
 func TestPodRemoveOneContainer(t *testing.T) {
 	e := sharedEnv(t)
-	p := e.runPod(t, "remove-one", handler, podAnnotations(nil))
+	p := e.runPod(t, "remove-one", handler, harness.Gated(nil))
 	a := p.runApp(t, "a", appImage)
 	b := p.runApp(t, "b", appImage)
 	e.requireServed(t, a)
 	e.requireServed(t, b)
 
-	if err := e.C.RemoveContainer(e.ctx(t), a); err != nil {
+	if err := e.CRI.RemoveContainer(e.ctx(t), a); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		_, err := os.Lstat(e.path(a))
+		_, err := os.Lstat(e.Path(a))
 		if os.IsNotExist(err) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	e.requireUntouched(t, a, "removed container")
-	if _, err := os.Stat(e.bundle(a)); !os.IsNotExist(err) {
+	if _, err := os.Stat(e.Bundle(a)); !os.IsNotExist(err) {
 		t.Errorf("removed container %s: bundle still there (err %v)", a, err)
 	}
 	e.requireServed(t, b)
-	resp, err := e.C.Runtime.PodSandboxStatus(e.ctx(t), &runtimeapi.PodSandboxStatusRequest{PodSandboxId: p.ID})
+	resp, err := e.CRI.Runtime.PodSandboxStatus(e.ctx(t), &runtimeapi.PodSandboxStatusRequest{PodSandboxId: p.ID})
 	if err != nil || resp.GetStatus().GetState() != runtimeapi.PodSandboxState_SANDBOX_READY {
 		t.Errorf("pod: %v, %v; want ready", resp.GetStatus().GetState(), err)
 	}
@@ -85,7 +86,7 @@ func TestPodRemoveOneContainer(t *testing.T) {
 // cgroups or runc state.
 func TestPodRemovalLeavesNothing(t *testing.T) {
 	e := sharedEnv(t)
-	p := e.runPod(t, "remove-all", handler, podAnnotations(nil))
+	p := e.runPod(t, "remove-all", handler, harness.Gated(nil))
 	a := p.runApp(t, "a", appImage)
 	b := p.runApp(t, "b", appImage)
 	p.runApp(t, "sidecar", sidecarImage)
@@ -102,7 +103,7 @@ func TestPodRemovalLeavesNothing(t *testing.T) {
 // its artifacts.
 func TestPodStrict(t *testing.T) {
 	e := sharedEnv(t)
-	p := e.runPod(t, "strict", handler, podAnnotations(map[string]string{shimglue.AnnotationStrict: "true"}))
+	p := e.runPod(t, "strict", handler, harness.Gated(map[string]string{shimglue.AnnotationStrict: "true"}))
 	app := p.runApp(t, "app", appImage)
 	e.requireServed(t, app)
 	e.requireUntouched(t, p.ID, "pause container")
@@ -112,7 +113,7 @@ func TestPodStrict(t *testing.T) {
 // everything (containerd's shim delete path, then stopp/rmp).
 func TestPodShimKilled(t *testing.T) {
 	e := sharedEnv(t)
-	p := e.runPod(t, "shim-killed", handler, podAnnotations(nil))
+	p := e.runPod(t, "shim-killed", handler, harness.Gated(nil))
 	a := p.runApp(t, "a", appImage)
 	b := p.runApp(t, "b", appImage)
 	e.requireServed(t, a)
@@ -139,7 +140,7 @@ func TestPodShimKilled(t *testing.T) {
 	// CRI handles the exits of a dead shim's containers with a backoff.
 	for _, id := range []string{a, b} {
 		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			st, err := e.C.ContainerState(e.ctx(t), id)
+			st, err := e.CRI.ContainerState(e.ctx(t), id)
 			if err == nil && st == runtimeapi.ContainerState_CONTAINER_EXITED {
 				break
 			}
@@ -151,7 +152,7 @@ func TestPodShimKilled(t *testing.T) {
 	// And the sandbox: until CRI has handled the pause container's exit,
 	// RemovePodSandbox still talks to the dead shim ("ttrpc: closed").
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		resp, err := e.C.Runtime.PodSandboxStatus(e.ctx(t), &runtimeapi.PodSandboxStatusRequest{PodSandboxId: p.ID})
+		resp, err := e.CRI.Runtime.PodSandboxStatus(e.ctx(t), &runtimeapi.PodSandboxStatusRequest{PodSandboxId: p.ID})
 		if err == nil && resp.GetStatus().GetState() == runtimeapi.PodSandboxState_SANDBOX_NOTREADY {
 			break
 		}
@@ -170,14 +171,14 @@ func TestPodShimKilled(t *testing.T) {
 // Two app containers of one pod started at the same time are both served.
 func TestPodConcurrentCreates(t *testing.T) {
 	e := sharedEnv(t)
-	p := e.runPod(t, "concurrent", handler, podAnnotations(nil))
+	p := e.runPod(t, "concurrent", handler, harness.Gated(nil))
 	ids := make([]string, 2)
 	var errs [2]error
 	var wg sync.WaitGroup
 	for i := range ids {
 		ctx := e.ctx(t)
 		wg.Go(func() {
-			ids[i], errs[i] = e.C.RunContainer(ctx, p.Pod, appOptions("app-"+string(rune('a'+i))))
+			ids[i], errs[i] = e.CRI.RunContainer(ctx, p.Pod, appOptions("app-"+string(rune('a'+i))))
 		})
 	}
 	wg.Wait()
@@ -199,7 +200,7 @@ func TestPodConcurrentCreates(t *testing.T) {
 // with that runtime: here a wrapper around runc that logs its arguments.
 func TestPodHandlerOptionsBinaryName(t *testing.T) {
 	e := sharedEnv(t)
-	p := e.runPod(t, "binary-name", optsHandler, podAnnotations(nil))
+	p := e.runPod(t, "binary-name", optsHandler, harness.Gated(nil))
 	app := p.runApp(t, "app", appImage)
 	e.requireServed(t, app)
 	log, err := os.ReadFile(e.RuncLog)

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
+	"github.com/artifactfs/artifactfs/tests/harness"
 )
 
 // appOptions is an app container of the unikernel image.
@@ -16,10 +17,10 @@ func appOptions(name string) ctrtest.ContainerOptions {
 // ("artifacts served", took): logged, not asserted.
 func TestPodCreateWait(t *testing.T) {
 	e := sharedEnv(t)
-	p := e.runPod(t, "create-wait", handler, podAnnotations(nil))
-	waits, err := e.C.CreateWaits(e.ctx(t), p.Pod, appOptions("timed"), 10)
+	p := e.runPod(t, "create-wait", handler, harness.Gated(nil))
+	waits, err := e.CreateWaits(e.ctx(t), p.Pod, appOptions("timed"), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("Create wait of an app container in a running pod: median %s of %d (%v)", ctrtest.Median(waits), len(waits), waits)
+	t.Logf("Create wait of an app container in a running pod: median %s of %d (%v)", harness.Median(waits), len(waits), waits)
 }

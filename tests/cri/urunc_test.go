@@ -13,7 +13,7 @@ import (
 
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
 	"github.com/artifactfs/artifactfs/internal/guest"
-	"github.com/artifactfs/artifactfs/internal/shimtest"
+	"github.com/artifactfs/artifactfs/tests/harness"
 )
 
 // uruncHandler's options table sets BinaryName to the urunc-shaped runtime.
@@ -31,7 +31,7 @@ const (
 func TestPodUruncShapedBoots(t *testing.T) {
 	requireCapabilities(t)
 	g := guest.Require(t, "../..", ctrtest.CacheDir())
-	runtime, err := shimtest.UruncShaped("../..")
+	runtime, err := harness.UruncShaped(repo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,14 +53,14 @@ func TestPodUruncShapedBoots(t *testing.T) {
 	if _, err := ctrtest.Import(namespaces.WithNamespace(ctx, ctrtest.CRINamespace), e.D.Client(), tarPath, "blockfile"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.C.WaitImage(ctx, bootImage); err != nil {
+	if err := e.CRI.WaitImage(ctx, bootImage); err != nil {
 		t.Fatal(err)
 	}
 
-	p := e.runPod(t, "urunc", uruncHandler, podAnnotations(nil))
+	p := e.runPod(t, "urunc", uruncHandler, harness.Gated(nil))
 	before := daemonMounts(t, e.D.Dir, "")
 	begin := time.Now()
-	id, err := e.C.RunContainer(ctx, p.Pod, ctrtest.ContainerOptions{Name: "boot", Image: bootImage, Command: []string{"/unikernel"}})
+	id, err := e.CRI.RunContainer(ctx, p.Pod, ctrtest.ContainerOptions{Name: "boot", Image: bootImage, Command: []string{"/unikernel"}})
 	if id != "" {
 		p.ids = append(p.ids, id)
 	}
@@ -71,11 +71,11 @@ func TestPodUruncShapedBoots(t *testing.T) {
 	sawQemu := false
 	var status *runtimeapi.ContainerStatus
 	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
-		for m := range daemonMounts(t, e.D.Dir, e.bundle(id)) {
+		for m := range daemonMounts(t, e.D.Dir, e.Bundle(id)) {
 			leaked[m] = leaked[m] || !before[m]
 		}
 		sawQemu = sawQemu || len(guest.QemuPids(id)) > 0
-		resp, err := e.C.Runtime.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: id})
+		resp, err := e.CRI.Runtime.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: id})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,8 +104,8 @@ func TestPodUruncShapedBoots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Mode != "bind" || r.StatePath != e.path(id) {
-		t.Errorf("hook record: mode %q from %q (state error %q); want bind from %s", r.Mode, r.StatePath, r.StateError, e.path(id))
+	if r.Mode != "bind" || r.StatePath != e.Path(id) {
+		t.Errorf("hook record: mode %q from %q (state error %q); want bind from %s", r.Mode, r.StatePath, r.StateError, e.Path(id))
 	}
 	for _, a := range r.Artifacts {
 		if a.Path != ctrtest.SampleConfigPath && !strings.HasPrefix(a.MountFSType, "fuse") {
@@ -117,7 +117,7 @@ func TestPodUruncShapedBoots(t *testing.T) {
 	}
 	t.Logf("CRI: RunContainer to exit %s (guest boot under TCG included)", took.Round(time.Millisecond))
 
-	if err := e.C.RemoveContainer(ctx, id); err != nil {
+	if err := e.CRI.RemoveContainer(ctx, id); err != nil {
 		t.Fatalf("remove container: %v", err)
 	}
 	if pids := guest.QemuPids(id); len(pids) > 0 {

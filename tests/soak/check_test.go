@@ -12,7 +12,7 @@ import (
 
 	"github.com/artifactfs/artifactfs/admin"
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
-	"github.com/artifactfs/artifactfs/internal/shimtest"
+	"github.com/artifactfs/artifactfs/tests/harness"
 )
 
 // check runs after a cycle's cleanup: what is left once things settle is
@@ -89,15 +89,10 @@ func exists(p string) bool {
 // settle waits up to d for leftovers to go (the shim's delete command runs
 // after the shim exits) and returns what is still there.
 func (s *soak) settle(d time.Duration) []string {
-	var left []string
-	for deadline := time.Now().Add(d); ; time.Sleep(50 * time.Millisecond) {
-		if left = s.leftovers(); len(left) == 0 || time.Now().After(deadline) {
-			return left
-		}
-	}
+	return harness.Settle(d, s.leftovers)
 }
 
-// gc runs admin.GC, as `artifactfs gc` does, until it removes nothing
+// gc runs shimglue.GC, as `artifactfs gc` does, until it removes nothing
 // (at most 5 passes), counting what it removes under the fault's kind.
 func (s *soak) gc(k kind) {
 	ctx, cancel := s.ctx()
@@ -118,15 +113,15 @@ func (s *soak) gc(k kind) {
 }
 
 // leftovers lists what is on the host beyond the witness's share:
-// ctrtest's Leftovers (views, leases, gc's dry run, mounts, loop devices,
+// harness's Leftovers (views, leases, gc's dry run, mounts, loop devices,
 // directories, bundles), shim processes, runc state, shim sockets,
 // cgroups and the processes in them.
 func (s *soak) leftovers() []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	all := s.d.Leftovers(ctx, s.root, nil)
+	all := s.e.Leftovers(ctx)
 	ns := s.d.Namespace
-	for _, sp := range ctrtest.ShimProcesses(shimtest.ShimName, s.d.Address) {
+	for _, sp := range s.e.ShimProcesses() {
 		all = append(all, fmt.Sprintf("shim process %d of %s", sp.Pid, sp.ID))
 	}
 	for _, pid := range cgroupProcs(ns) {
@@ -151,7 +146,7 @@ func (s *soak) startWitness() {
 		err = s.newTask(ctx, w)
 	}
 	if err == nil {
-		err = w.task.Start(ctx)
+		err = w.k.Task.Start(ctx)
 	}
 	if err == nil {
 		err = s.checkServed(w.id)
@@ -170,7 +165,7 @@ func (s *soak) startWitness() {
 func (s *soak) restoreWitness() {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	if err := s.remove(ctx, s.witness.id); err != nil {
+	if err := s.e.Remove(ctx, s.witness.id); err != nil {
 		s.t.Errorf("remove the witness %s after a reboot: %v", s.witness.id, err)
 	}
 	s.baseline = nil
@@ -186,7 +181,7 @@ func (s *soak) finish() {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	if err := s.remove(ctx, s.witness.id); err != nil {
+	if err := s.e.Remove(ctx, s.witness.id); err != nil {
 		s.t.Errorf("remove the witness: %v", err)
 	}
 	s.baseline = nil

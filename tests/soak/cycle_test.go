@@ -10,61 +10,44 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/pkg/cio"
-	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/artifactfs/artifactfs/internal/artifact"
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
+	"github.com/artifactfs/artifactfs/tests/harness"
 )
-
-// runtimeType is the artifactfs shim's runtime.
-const runtimeType = "io.containerd.artifactfs.v2"
 
 // run is one container of the soak.
 type run struct {
-	id   string
-	ctr  client.Container
-	task client.Task
-	pid  uint32 // the task's init process, once created
+	id  string
+	k   *harness.Task // the container, and its task once created
+	pid uint32        // the task's init process, once created
 }
 
-// path is the container's per-container path.
-func (s *soak) path(id string) string { return filepath.Join(s.root, s.d.Namespace, id) }
-
 // create creates the container: the view annotations, its per-container
-// path bound at /artifacts as urunc's monitor rootfs would, a long sleep.
+// path bound at harness.ArtifactsDir as urunc's monitor rootfs would, a
+// long sleep, its output discarded.
 func (s *soak) create(ctx context.Context, r *run) error {
-	ann := map[string]string{artifact.AnnotationSnapshotView: "true", artifact.AnnotationMountRootfs: "true"}
-	ctr, err := s.d.Client().NewContainer(ctx, r.id,
-		client.WithSnapshotter("blockfile"),
-		client.WithNewSnapshot(r.id+"-rootfs", s.image),
-		client.WithRuntime(runtimeType, nil),
-		client.WithNewSpec(oci.WithImageConfig(s.image),
-			oci.WithProcessArgs(ctrtest.SampleEntryPath, "sleep", "3600"),
-			oci.WithAnnotations(ann),
-			oci.WithMounts([]specs.Mount{{Destination: "/artifacts", Type: "bind", Source: s.path(r.id), Options: []string{"rbind", "ro"}}})))
+	k, err := s.e.NewContainer(ctx, harness.Container{ID: r.id, Annotations: harness.Gated(nil), Bind: true,
+		Args: []string{"sleep", "3600"}, NullIO: true})
 	if err != nil {
-		return fmt.Errorf("new container: %w", err)
+		return err
 	}
-	r.ctr = ctr
+	r.k = k
 	return nil
 }
 
 // newTask is the shim's Create.
 func (s *soak) newTask(ctx context.Context, r *run) error {
-	task, err := r.ctr.NewTask(ctx, cio.NullIO)
-	if err != nil {
-		return fmt.Errorf("new task: %w", err)
+	if err := r.k.Create(ctx); err != nil {
+		return err
 	}
-	r.task, r.pid = task, task.Pid()
+	r.pid = r.k.Task.Pid()
 	return nil
 }
 
 // deleteTask kills and deletes the task.
 func (s *soak) deleteTask(ctx context.Context, r *run) error {
-	if _, err := r.task.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+	if _, err := r.k.Task.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("delete task: %w", err)
 	}
 	return nil
@@ -96,10 +79,10 @@ func (s *soak) cycle(i int) {
 	}
 	_ = step(pointNone, func(ctx context.Context) error { return s.create(ctx, r) }) &&
 		step(inCreate, func(ctx context.Context) error { return s.newTask(ctx, r) }) &&
-		step(created, func(ctx context.Context) error { return r.task.Start(ctx) }) &&
+		step(created, func(ctx context.Context) error { return r.k.Task.Start(ctx) }) &&
 		step(running, func(ctx context.Context) error { return s.checkServed(r.id) }) &&
 		step(inDelete, func(ctx context.Context) error { return s.deleteTask(ctx, r) }) &&
-		step(pointNone, func(ctx context.Context) error { return r.ctr.Delete(ctx, client.WithSnapshotCleanup) })
+		step(pointNone, func(ctx context.Context) error { return r.k.Container.Delete(ctx, client.WithSnapshotCleanup) })
 	if f.kind != kindNone {
 		s.faulty++
 		s.opErrs[string(f.kind)] += len(errs)
@@ -114,11 +97,11 @@ func (s *soak) cycle(i int) {
 
 // checkServed reads the kernel through the per-container path of id.
 func (s *soak) checkServed(id string) error {
-	got, err := os.ReadFile(filepath.Join(s.path(id), ctrtest.SampleKernelPath))
+	got, err := os.ReadFile(filepath.Join(s.e.Path(id), ctrtest.SampleKernelPath))
 	if err != nil {
 		return fmt.Errorf("read the kernel of %s: %w", id, err)
 	}
-	if string(got) != string(s.kernel) {
+	if string(got) != string(s.e.Kernel) {
 		return fmt.Errorf("the kernel of %s: %d bytes differ from the image's", id, len(got))
 	}
 	return nil
@@ -136,34 +119,12 @@ func (s *soak) recover(r *run, f fault) {
 	defer cancel()
 	var last error
 	for attempt := 0; attempt < 20; attempt++ {
-		if last = s.remove(ctx, r.id); last == nil {
+		if last = s.e.Remove(ctx, r.id); last == nil {
 			return
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
 	s.t.Errorf("after %s: cannot remove container %s: %v", f, r.id, last)
-}
-
-// remove deletes container id and its task, when they exist.
-func (s *soak) remove(ctx context.Context, id string) error {
-	ctr, err := s.d.Client().LoadContainer(ctx, id)
-	if errdefs.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if task, err := ctr.Task(ctx, nil); err == nil {
-		if _, err := task.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
-			return fmt.Errorf("delete task: %w", err)
-		}
-	} else if !errdefs.IsNotFound(err) {
-		return fmt.Errorf("load task: %w", err)
-	}
-	if err := ctr.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("delete container: %w", err)
-	}
-	return nil
 }
 
 // restart starts containerd again after sig, failing the soak when it

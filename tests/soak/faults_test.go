@@ -9,9 +9,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/artifactfs/artifactfs/internal/ctrtest"
-	"github.com/artifactfs/artifactfs/internal/shimtest"
 )
 
 // kind is a kind of fault.
@@ -143,7 +140,7 @@ func (s *soak) strike(f fault, r *run, done <-chan struct{}) bool {
 	switch f.kind {
 	case killShim:
 		for {
-			for _, sp := range ctrtest.ShimProcesses(shimtest.ShimName, s.d.Address) {
+			for _, sp := range s.e.ShimProcesses() {
 				if sp.ID == r.id && syscall.Kill(sp.Pid, syscall.SIGKILL) == nil {
 					return true
 				}

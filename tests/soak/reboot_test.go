@@ -14,7 +14,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
-	"github.com/artifactfs/artifactfs/internal/shimtest"
 )
 
 // reboot does to the daemon's world what a reboot does: containerd, the
@@ -28,7 +27,7 @@ func (s *soak) reboot() {
 	if err := s.d.Kill(syscall.SIGKILL); err != nil {
 		s.t.Errorf("reboot: %v", err)
 	}
-	for _, sp := range ctrtest.ShimProcesses(shimtest.ShimName, s.d.Address) {
+	for _, sp := range s.e.ShimProcesses() {
 		_ = syscall.Kill(sp.Pid, syscall.SIGKILL)
 	}
 	s.killCgroups()

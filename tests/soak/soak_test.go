@@ -10,12 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/containerd/containerd/v2/client"
-
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
-	"github.com/artifactfs/artifactfs/internal/shimtest"
 	"github.com/artifactfs/artifactfs/internal/testimage"
-	"github.com/artifactfs/artifactfs/shimglue"
+	"github.com/artifactfs/artifactfs/tests/harness"
 )
 
 var (
@@ -77,19 +74,9 @@ func report(t *testing.T, format string, args ...any) {
 // newSoak starts the daemon with the shipped shim, imports the sample
 // image and starts the witness.
 func newSoak(t *testing.T, seed uint64) *soak {
-	shimDir, err := shimtest.ShimDir("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	entryDir := t.TempDir()
-	entry, err := ctrtest.Entrypoint(entryDir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := &soak{
 		t:           t,
 		rng:         rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		root:        t.TempDir(),
 		injected:    map[string]int{},
 		missed:      map[string]int{},
 		opErrs:      map[string]int{},
@@ -97,35 +84,28 @@ func newSoak(t *testing.T, seed uint64) *soak {
 		runtimeLeft: map[string]int{},
 		runtimeSeen: map[string]bool{},
 	}
-	s.d, err = ctrtest.Start(context.Background(), ctrtest.Options{
-		ExtraPath:     []string{shimDir},
-		Env:           []string{shimglue.RootEnv + "=" + s.root},
-		StateOnTmpfs:  true,
-		StateTmpfsMiB: stateTmpfsMiB,
+	var err error
+	s.e, err = harness.Start(context.Background(), harness.Options{
+		Repo:   "../..",
+		Root:   t.TempDir(),
+		Daemon: ctrtest.Options{StateOnTmpfs: true, StateTmpfsMiB: stateTmpfsMiB},
 	})
 	if err != nil {
-		t.Fatalf("start containerd: %v", err)
+		t.Fatal(err)
 	}
+	s.d, s.root = s.e.D, s.e.Root
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("containerd log tail:\n%s", s.d.LogTail(8192))
 		}
-		if err := s.d.Stop(); err != nil {
-			t.Errorf("stop containerd: %v", err)
+		if err := s.e.Stop(); err != nil {
+			t.Error(err)
 		}
 	})
-	s.kernel = testimage.Payload(41, 2<<20+77)
-	spec, err := ctrtest.SampleImage("docker.io/library/artifactfs-soak:latest", s.kernel, testimage.Payload(42, 300<<10), entry, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tarPath, err := ctrtest.BuildImage(t.TempDir(), spec)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	if s.image, err = ctrtest.Import(ctx, s.d.Client(), tarPath, "blockfile"); err != nil {
+	if err := s.e.ImportSample(ctx, harness.Sample{Name: "docker.io/library/artifactfs-soak:latest",
+		Kernel: testimage.Payload(41, 2<<20+77), Initrd: testimage.Payload(42, 300<<10)}); err != nil {
 		t.Fatal(err)
 	}
 	s.startWitness()
@@ -139,12 +119,11 @@ func (s *soak) ctx() (context.Context, context.CancelFunc) {
 
 // soak is the state of a run.
 type soak struct {
-	t      *testing.T
-	rng    *rand.Rand
-	d      *ctrtest.Daemon
-	root   string
-	image  client.Image
-	kernel []byte
+	t    *testing.T
+	rng  *rand.Rand
+	e    *harness.Env    // the daemon with the shipped shim, the sample image
+	d    *ctrtest.Daemon // e.D
+	root string          // e.Root
 
 	witness     *run
 	witnessLost bool            // a reboot killed it

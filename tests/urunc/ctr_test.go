@@ -9,8 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/artifactfs/artifactfs/internal/ctrtest"
 	"github.com/artifactfs/artifactfs/internal/guest"
-	"github.com/artifactfs/artifactfs/internal/shimtest"
+	"github.com/artifactfs/artifactfs/tests/harness"
 )
 
 // TestBootCtrRuntimeConfigPath selects the runtime the way an operator
@@ -20,20 +21,20 @@ import (
 // the container (--rm); the guest boots from the binds and nothing is
 // left.
 func TestBootCtrRuntimeConfigPath(t *testing.T) {
-	e := newBootEnv(t, shimtest.Shared)
+	e := newBootEnv(t, harness.Shared)
 	id := "boot-ctr"
 	cfg := filepath.Join(t.TempDir(), "runtime.toml")
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, "BinaryName = %q\n", e.Runtime), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"run", "--rm", "--snapshotter", "blockfile", "--runtime", shimRuntime, "--runtime-config-path", cfg}
+	args := []string{"run", "--rm", "--snapshotter", "blockfile", "--runtime", ctrtest.ArtifactfsRuntime, "--runtime-config-path", cfg}
 	for k, v := range viewOn {
 		args = append(args, "--annotation", k+"="+v)
 	}
 	var stdout, stderr bytes.Buffer
 	var cmd *exec.Cmd
 	var err error
-	before := e.runtimeMounts(t, e.bundle(id), nil)
+	before := e.runtimeMounts(t, e.Bundle(id), nil)
 	begin := time.Now()
 	e.NS.Do(func() { // ctr's FIFOs in the daemon's namespace
 		cmd = e.D.Ctr(append(args, bootImage, id)...)
@@ -43,7 +44,7 @@ func TestBootCtrRuntimeConfigPath(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ctr run: %v", err)
 	}
-	w := e.watch(t, id, e.bundle(id), before)
+	w := e.watch(t, id, e.Bundle(id), before)
 	waitErr := make(chan error, 1)
 	go func() { waitErr <- cmd.Wait() }()
 	select {
@@ -67,12 +68,12 @@ func TestBootCtrRuntimeConfigPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Mode != "bind" || r.StatePath != e.path(id) {
-		t.Errorf("hook record: mode %q from %q (state error %q); want bind from %s", r.Mode, r.StatePath, r.StateError, e.path(id))
+	if r.Mode != "bind" || r.StatePath != e.Path(id) {
+		t.Errorf("hook record: mode %q from %q (state error %q); want bind from %s", r.Mode, r.StatePath, r.StateError, e.Path(id))
 	}
 	if pids := guest.QemuPids(id); len(pids) > 0 {
 		t.Errorf("qemu of %s still running after ctr run --rm: %v", id, pids)
 	}
 	t.Logf("ctr run --rm (create, boot, delete) took %s: %q", took.Round(time.Millisecond), lastMarker(stdout.String()))
-	e.checkNoLeftovers(t, "after ctr run --rm")
+	e.CheckNoLeaks(t, "after ctr run --rm")
 }

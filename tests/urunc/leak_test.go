@@ -8,7 +8,7 @@ import (
 	"github.com/containerd/containerd/api/types/runc/options"
 	"golang.org/x/sys/unix"
 
-	"github.com/artifactfs/artifactfs/internal/shimtest"
+	"github.com/artifactfs/artifactfs/tests/harness"
 )
 
 // TestBindBeforeRslaveLeaks is the negative control of TestBootThroughShim:
@@ -21,7 +21,7 @@ import (
 // monitor rootfs — the failures the checks of the good runs look for.
 // The binds are then removed by hand and delete converges.
 func TestBindBeforeRslaveLeaks(t *testing.T) {
-	e := newBootEnv(t, shimtest.Shared)
+	e := newBootEnv(t, harness.Shared)
 	ctx := e.ctx(t)
 	annotations := maps.Clone(viewOn)
 	annotations[bindAtAnnotation] = "createRuntime"
@@ -42,9 +42,9 @@ func TestBindBeforeRslaveLeaks(t *testing.T) {
 	if leaked == 0 {
 		t.Errorf("the daemon's mount table gained no bind under %s: %v", monRootfs, b.leaked)
 	}
-	t.Logf("leaked into the daemon's namespace: %v; exit %d, console tail: %q", b.leaked, b.exit, lastLine(b.stdout.String()))
+	t.Logf("leaked into the daemon's namespace: %v; exit %d, console tail: %q", b.leaked, b.exit, lastLine(b.c.Stdout.String()))
 
-	_, err := b.task.Delete(ctx)
+	_, err := b.c.Task.Delete(ctx)
 	if err == nil {
 		t.Fatal("task delete succeeded with binds in the monitor rootfs")
 	}
@@ -60,16 +60,16 @@ func TestBindBeforeRslaveLeaks(t *testing.T) {
 			}
 		}
 	})
-	if _, err := b.task.Delete(ctx); err != nil {
+	if _, err := b.c.Task.Delete(ctx); err != nil {
 		t.Errorf("task delete after removing the binds: %v", err)
 	}
 	if left := e.runtimeMounts(t, b.bundle, nil); len(left) > 0 {
 		t.Errorf("daemon mount table still holds %v", left)
 	}
-	if err := b.ctr.Delete(ctx); err != nil {
+	if err := b.c.Container.Delete(ctx); err != nil {
 		t.Errorf("delete container: %v", err)
 	}
-	e.checkNoLeftovers(t, "after delete")
+	e.CheckNoLeaks(t, "after delete")
 }
 
 // lastLine returns the last non-empty line of s.

@@ -1,7 +1,6 @@
 package urunc
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -11,19 +10,17 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/pkg/cio"
-	"github.com/containerd/containerd/v2/pkg/oci"
-	"github.com/containerd/errdefs"
 	"github.com/moby/sys/mountinfo"
 
 	"github.com/artifactfs/artifactfs/internal/artifact"
 	"github.com/artifactfs/artifactfs/internal/guest"
+	"github.com/artifactfs/artifactfs/tests/harness"
 )
 
 // Annotations of the runs.
 var (
 	// viewOn turns artifactfs's view on (the image's urunc.json says so too).
-	viewOn = map[string]string{artifact.AnnotationSnapshotView: "true", artifact.AnnotationMountRootfs: "true"}
+	viewOn = harness.Gated(nil)
 	// viewOff skips the view: no state file, the runtime copies.
 	viewOff = map[string]string{artifact.AnnotationSnapshotView: "false", artifact.AnnotationMountRootfs: "true"}
 )
@@ -35,13 +32,9 @@ const bindAtAnnotation = "org.artifactfs.test.urunc-shaped.bind-at"
 
 // boot is one container run to its exit, task not yet deleted.
 type boot struct {
+	c        *harness.Task // the container and its task
 	id       string
-	ctr      client.Container
-	task     client.Task
-	stdout   bytes.Buffer
-	stderr   bytes.Buffer
 	exit     uint32
-	create   time.Duration // NewTask: the shim's preparation and the runtime's create
 	run      time.Duration // Start to exit: the guest's boot to power-off
 	record   *guest.Record
 	leaked   []string // mounts of the runtime seen in the daemon's namespace while it ran
@@ -53,41 +46,32 @@ type boot struct {
 // runBoot creates a container of the boot image with the shim and
 // runtime options opts (BinaryName = the urunc-shaped runtime), runs it
 // to its exit while watching the daemon's mount table, and reads the
-// hook's record. The container is removed at cleanup if the test did not.
+// hook's record. c.Created is how long NewTask took: the shim's
+// preparation and the runtime's create. The container is removed at
+// cleanup if the test did not.
 func (e *bootEnv) runBoot(t *testing.T, ctx context.Context, id string, annotations map[string]string, opts any) *boot {
 	t.Helper()
-	b := &boot{id: id, bundle: e.bundle(id)}
+	b := &boot{id: id, bundle: e.Bundle(id)}
 	var err error
-	b.ctr, err = e.D.Client().NewContainer(ctx, id,
-		client.WithSnapshotter("blockfile"),
-		client.WithNewSnapshot(id+"-rootfs", e.Image),
-		client.WithRuntime(shimRuntime, opts),
-		client.WithNewSpec(oci.WithImageConfig(e.Image), oci.WithProcessArgs("/unikernel"), oci.WithAnnotations(annotations)))
+	b.c, err = e.NewContainer(ctx, harness.Container{ID: id, Annotations: annotations, RuntimeOptions: opts, Process: []string{"/unikernel"}})
 	if err != nil {
-		t.Fatalf("new container %s: %v", id, err)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		ctx := context.WithoutCancel(ctx)
-		if task, err := b.ctr.Task(ctx, nil); err == nil {
-			_, _ = task.Delete(ctx, client.WithProcessKill)
-		}
-		if err := b.ctr.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+		if err := e.Remove(context.WithoutCancel(ctx), id); err != nil {
 			t.Errorf("delete container %s: %v", id, err)
 		}
 	})
 	before := e.runtimeMounts(t, b.bundle, nil)
-	begin := time.Now()
-	b.task, err = b.ctr.NewTask(ctx, cio.NewCreator(cio.WithStreams(nil, &b.stdout, &b.stderr)))
-	b.create = time.Since(begin)
-	if err != nil {
-		t.Fatalf("new task %s: %v", id, err)
+	if err := b.c.Create(ctx); err != nil {
+		t.Fatal(err)
 	}
-	statusC, err := b.task.Wait(ctx)
+	statusC, err := b.c.Task.Wait(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	begin = time.Now()
-	if err := b.task.Start(ctx); err != nil {
+	begin := time.Now()
+	if err := b.c.Task.Start(ctx); err != nil {
 		t.Fatalf("start task %s: %v", id, err)
 	}
 	w := e.watch(t, id, b.bundle, before)
@@ -97,11 +81,9 @@ func (e *bootEnv) runBoot(t *testing.T, ctx context.Context, id string, annotati
 		b.exit = s.ExitCode()
 	case <-ctx.Done():
 		w.stop()
-		t.Fatalf("task %s did not exit: %v\nconsole:\n%s", id, ctx.Err(), tail(b.stdout.String()))
+		t.Fatalf("task %s did not exit: %v\nconsole:\n%s", id, ctx.Err(), tail(b.c.Stdout.String()))
 	}
-	if io := b.task.IO(); io != nil {
-		io.Wait()
-	}
+	b.c.WaitIO()
 	b.leaked, b.sawQemu = w.stop()
 	b.record, b.recordOK = guest.ReadRecord(e.Records, id)
 	return b
@@ -193,7 +175,7 @@ func tail(s string) string {
 // of the runtime, and deletes the container.
 func (e *bootEnv) remove(t *testing.T, ctx context.Context, b *boot) {
 	t.Helper()
-	if _, err := b.task.Delete(ctx); err != nil {
+	if _, err := b.c.Task.Delete(ctx); err != nil {
 		t.Fatalf("task delete %s: %v", b.id, err)
 	}
 	if pids := guest.QemuPids(b.id); len(pids) > 0 {
@@ -205,7 +187,7 @@ func (e *bootEnv) remove(t *testing.T, ctx context.Context, b *boot) {
 	if left := e.runtimeMounts(t, b.bundle, nil); len(left) > 0 {
 		t.Errorf("daemon mount table after task delete holds %v", left)
 	}
-	if err := b.ctr.Delete(ctx, client.WithSnapshotCleanup); err != nil {
+	if err := b.c.Container.Delete(ctx, client.WithSnapshotCleanup); err != nil {
 		t.Errorf("delete container %s: %v", b.id, err)
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/containerd/containerd/api/types/runc/options"
 
 	"github.com/artifactfs/artifactfs/internal/guest"
-	"github.com/artifactfs/artifactfs/internal/shimtest"
+	"github.com/artifactfs/artifactfs/tests/harness"
 )
 
 // TestGuestBootsUnderQemu boots the guest's kernel and initrd with qemu
@@ -46,7 +46,7 @@ func TestGuestBootsUnderQemu(t *testing.T) {
 // rslave, qemu boots them, the daemon's mount table gains nothing, task
 // delete succeeds and nothing is left.
 func TestBootThroughShim(t *testing.T) {
-	for _, prop := range []shimtest.Propagation{shimtest.Private, shimtest.Shared} {
+	for _, prop := range []harness.Propagation{harness.Private, harness.Shared} {
 		t.Run(prop.String(), func(t *testing.T) {
 			e := newBootEnv(t, prop)
 			ctx := e.ctx(t)
@@ -55,7 +55,7 @@ func TestBootThroughShim(t *testing.T) {
 			e.checkBooted(t, b)
 			e.checkBound(t, b)
 			e.remove(t, ctx, b)
-			e.checkNoLeftovers(t, "after delete")
+			e.CheckNoLeaks(t, "after delete")
 		})
 	}
 }
@@ -64,7 +64,7 @@ func TestBootThroughShim(t *testing.T) {
 // copies kernel and initrd from the container's rootfs (urunc's copy
 // path), and the guest boots the same.
 func TestBootCopyFallback(t *testing.T) {
-	e := newBootEnv(t, shimtest.Shared)
+	e := newBootEnv(t, harness.Shared)
 	ctx := e.ctx(t)
 	b := e.runBoot(t, ctx, "boot-copy", viewOff, &options.Options{BinaryName: e.Runtime})
 	e.checkBooted(t, b)
@@ -77,16 +77,16 @@ func TestBootCopyFallback(t *testing.T) {
 	}
 	e.checkSizes(t, b)
 	e.remove(t, ctx, b)
-	e.checkNoLeftovers(t, "after delete")
+	e.CheckNoLeaks(t, "after delete")
 }
 
 // checkBooted asserts exit 0 and the guest's marker on the console, and
 // reports the times.
 func (e *bootEnv) checkBooted(t *testing.T, b *boot) {
 	t.Helper()
-	if b.exit != 0 || !guest.Booted(b.stdout.String(), b.id) {
+	if b.exit != 0 || !guest.Booted(b.c.Stdout.String(), b.id) {
 		t.Fatalf("container %s: exit %d, marker %v\nconsole:\n%s\nstderr:\n%s",
-			b.id, b.exit, guest.Booted(b.stdout.String(), b.id), tail(b.stdout.String()), tail(b.stderr.String()))
+			b.id, b.exit, guest.Booted(b.c.Stdout.String(), b.id), tail(b.c.Stdout.String()), tail(b.c.Stderr.String()))
 	}
 	if !b.sawQemu {
 		t.Errorf("no qemu process seen for %s while it ran", b.id)
@@ -95,7 +95,7 @@ func (e *bootEnv) checkBooted(t *testing.T, b *boot) {
 		t.Errorf("the daemon's (%s) mount table gained %v while %s ran", e.Prop, b.leaked, b.id)
 	}
 	t.Logf("%s: create %s, start to guest power-off %s: %q",
-		b.id, b.create.Round(time.Millisecond), b.run.Round(time.Millisecond), lastMarker(b.stdout.String()))
+		b.id, b.c.Created.Round(time.Millisecond), b.run.Round(time.Millisecond), lastMarker(b.c.Stdout.String()))
 }
 
 // lastMarker returns the console's marker line.
@@ -118,9 +118,9 @@ func (e *bootEnv) checkBound(t *testing.T, b *boot) {
 	if r == nil {
 		t.Fatal(b.recordOK)
 	}
-	if r.Mode != "bind" || r.StatePath != e.path(b.id) {
+	if r.Mode != "bind" || r.StatePath != e.Path(b.id) {
 		t.Fatalf("hook record: mode %q from %q (state mode %q, error %q); want bind from %s",
-			r.Mode, r.StatePath, r.StateMode, r.StateError, e.path(b.id))
+			r.Mode, r.StatePath, r.StateMode, r.StateError, e.Path(b.id))
 	}
 	if daemon := e.daemonMountNS(t); r.MountNS == daemon {
 		t.Errorf("hook ran in the daemon's mount namespace %s, not the container's", daemon)
@@ -128,7 +128,7 @@ func (e *bootEnv) checkBound(t *testing.T, b *boot) {
 	if strings.Contains(r.RootPropagation, "shared:") {
 		t.Errorf("hook's / is still shared (%q): binds would propagate", r.RootPropagation)
 	}
-	if e.Prop == shimtest.Shared && !strings.Contains(r.RootPropagation, "master:") {
+	if e.Prop == harness.Shared && !strings.Contains(r.RootPropagation, "master:") {
 		t.Errorf("hook's / is %q; want a slave (master:N) of the daemon's shared root", r.RootPropagation)
 	}
 	for _, a := range r.Artifacts {
