@@ -62,7 +62,7 @@ func (e *Env) Leftovers(ctx context.Context) []string {
 	for _, l := range loops {
 		out = append(out, "loop device "+l)
 	}
-	for _, dir := range []string{filepath.Join(e.Root, ns), filepath.Join(e.Root, artifactbind.ViewsDir, ns)} {
+	for _, dir := range []string{filepath.Join(e.Root, ns), filepath.Join(e.Root, artifactbind.ViewsDir, ns), filepath.Join(e.Root, artifactbind.ImagesDir, ns)} {
 		entries, _ := os.ReadDir(dir)
 		for _, en := range entries {
 			out = append(out, "directory "+filepath.Join(dir, en.Name()))
