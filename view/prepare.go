@@ -216,8 +216,10 @@ func ensureView(ctx context.Context, ls leases.Manager, sn snapshots.Snapshotter
 
 // ensureShared makes v's lease hold the shared view v.Key — before it
 // exists, if need be: a lease may name a snapshot that is not there, and
-// from then on the collector keeps it — then creates the view or takes the
-// existing one, and returns its mounts.
+// from then on the collector keeps it — then takes the existing view, or
+// creates it, and returns its mounts. Taking it is the common case (every
+// container of the image after the first): its Stat and Mounts go out
+// together, so that it costs one round trip after the reference.
 func ensureShared(ctx context.Context, ls leases.Manager, sn snapshots.Snapshotter, v *View) ([]mount.Mount, error) {
 	res := leases.Resource{ID: v.Key, Type: resourceType(v.Snapshotter)}
 	if err := ls.AddResource(ctx, leases.Lease{ID: v.LeaseID}, res); err != nil {
@@ -226,32 +228,46 @@ func ensureShared(ctx context.Context, ls leases.Manager, sn snapshots.Snapshott
 	lbls := map[string]string{LabelShared: "true", LabelNamespace: v.Namespace}
 	lctx := leases.WithLease(ctx, v.LeaseID)
 	for range 3 {
-		mounts, err := sn.View(lctx, v.Key, v.Parent, snapshots.WithLabels(lbls))
+		mounts, err := existingShared(ctx, sn, v)
+		if !errdefs.IsNotFound(err) {
+			return mounts, err
+		}
+		mounts, err = sn.View(lctx, v.Key, v.Parent, snapshots.WithLabels(lbls))
 		if err == nil {
 			return mounts, nil
 		}
 		if !errdefs.IsAlreadyExists(err) {
 			return nil, fmt.Errorf("create shared view %s of %s in %s: %w", v.Key, v.Parent, v.Snapshotter, err)
 		}
-		info, err := sn.Stat(ctx, v.Key)
-		if errdefs.IsNotFound(err) {
-			continue // collected before our reference was added
-		}
-		if err != nil {
-			return nil, fmt.Errorf("stat shared view %s: %w", v.Key, err)
-		}
-		if info.Kind != snapshots.KindView || info.Parent != v.Parent {
-			return nil, fmt.Errorf("shared view %s is a %s snapshot of %q, not a view of %s: %w",
-				v.Key, info.Kind, info.Parent, v.Parent, errdefs.ErrFailedPrecondition)
-		}
-		mounts, err = sn.Mounts(ctx, v.Key)
-		if errdefs.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("mounts of shared view %s: %w", v.Key, err)
-		}
-		return mounts, nil
+		// Another container of the image created it meanwhile.
 	}
 	return nil, fmt.Errorf("shared view %s keeps changing: %w", v.Key, errdefs.ErrAborted)
+}
+
+// existingShared returns the mounts of the shared view v.Key when it
+// exists and is a view of v.Parent (errdefs.ErrNotFound when it does not
+// exist); an existing snapshot of that key that is not is an error, and is
+// never replaced.
+func existingShared(ctx context.Context, sn snapshots.Snapshotter, v *View) ([]mount.Mount, error) {
+	var info snapshots.Info
+	var statErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		info, statErr = sn.Stat(ctx, v.Key)
+	}()
+	mounts, err := sn.Mounts(ctx, v.Key)
+	<-done
+	switch {
+	case statErr != nil && errdefs.IsNotFound(statErr):
+		return nil, statErr
+	case statErr != nil:
+		return nil, fmt.Errorf("stat shared view %s: %w", v.Key, statErr)
+	case info.Kind != snapshots.KindView || info.Parent != v.Parent:
+		return nil, fmt.Errorf("shared view %s is a %s snapshot of %q, not a view of %s: %w",
+			v.Key, info.Kind, info.Parent, v.Parent, errdefs.ErrFailedPrecondition)
+	case err != nil:
+		return nil, fmt.Errorf("mounts of shared view %s: %w", v.Key, err)
+	}
+	return mounts, nil
 }
