@@ -12,6 +12,7 @@ import (
 	"github.com/artifactfs/artifactfs/bench/internal/host"
 	"github.com/artifactfs/artifactfs/bench/internal/section"
 	"github.com/artifactfs/artifactfs/bench/internal/stats"
+	"github.com/artifactfs/artifactfs/tests/harness"
 )
 
 // row holds, for one kernel size and indexed by ctrd.Cache, the time from
@@ -29,7 +30,7 @@ type row struct {
 // the copy path.
 func Run(ctx context.Context, e *section.Env) (*section.Result, error) {
 	var rows []*row
-	err := ctrd.PerKernel(ctx, e.Repo, e.Work, e.Kernels(), func(t *ctrd.Tools, _, mib int) error {
+	err := ctrd.PerKernel(ctx, e.Repo, e.Kernels(), func(t *ctrd.Tools, _, mib int) error {
 		r, err := size(ctx, e, t, mib)
 		rows = append(rows, r)
 		return err
@@ -48,7 +49,7 @@ func Run(ctx context.Context, e *section.Env) (*section.Result, error) {
 // e.Runs rounds cold and warm; everything is removed and checked for leaks
 // at the end.
 func size(ctx context.Context, e *section.Env, t *ctrd.Tools, mib int) (r *row, err error) {
-	err = ctrd.WithDaemon(ctx, t, e.Work, mib, "vmm", func(c *ctrd.Env, gated, plain *ctrd.Container) ([]*ctrd.Container, error) {
+	err = ctrd.WithDaemon(ctx, t, e.Work, mib, "vmm", func(c *ctrd.Env, gated, plain *harness.Task) ([]*harness.Task, error) {
 		r = &row{mib: mib}
 		buf := make([]byte, ctrd.ReadBuf)
 		host.Progress("%d MiB: warm-up round (untimed)", mib)
@@ -77,11 +78,11 @@ func size(ctx context.Context, e *section.Env, t *ctrd.Tools, mib int) (r *row, 
 // path. Copy path: Create the plain container's task, mount its rootfs,
 // copy the artifacts to tmpfs, unmount, then read the copies. r nil: a
 // warm-up, nothing recorded.
-func round(ctx context.Context, c *ctrd.Env, work string, gated, plain *ctrd.Container, temp ctrd.Cache, buf []byte, r *row) error {
+func round(ctx context.Context, c *ctrd.Env, work string, gated, plain *harness.Task, temp ctrd.Cache, buf []byte, r *row) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	off, err := c.D.LogSize()
+	off, err := c.H.D.LogSize()
 	if err != nil {
 		return err
 	}
@@ -93,12 +94,12 @@ func round(ctx context.Context, c *ctrd.Env, work string, gated, plain *ctrd.Con
 		return err
 	}
 	tCreate := time.Now()
-	if err := c.ReadArtifacts(c.Path(gated), buf); err != nil {
+	if err := c.ReadArtifacts(c.H.Path(gated.ID), buf); err != nil {
 		return fmt.Errorf("read through artifactfs: %w", err)
 	}
 	t1 := time.Now()
 	// Proof that the shim served them (and did not roll back).
-	if _, err := c.D.WaitServed(ctx, off, gated.ID); err != nil {
+	if _, err := harness.WaitServed(ctx, c.H.D, off, gated.ID); err != nil {
 		return err
 	}
 	if _, err := c.DeleteTask(ctx, gated); err != nil {

@@ -8,87 +8,70 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/pkg/cio"
-	"github.com/containerd/containerd/v2/pkg/oci"
-	"github.com/containerd/errdefs"
+
+	"github.com/artifactfs/artifactfs/tests/harness"
 )
 
-// Container is one container whose task is created and deleted again for
-// every measurement (the shim prepares and releases the view each time).
-type Container struct {
-	ID  string
-	ctr client.Container
-}
+// Containers of the sections are harness tasks: one container whose task
+// is created and deleted again for every measurement (the shim prepares
+// and releases the view each time).
 
 // NewContainer creates container id on blockfile with the artifactfs
-// runtime, the image's entrypoint and the given annotations (untimed: the
-// rootfs snapshot copies a block file).
-func (c *Env) NewContainer(ctx context.Context, id string, ann map[string]string) (*Container, error) {
+// runtime, the image's entrypoint (waiting, never started) and the given
+// annotations (untimed: the rootfs snapshot copies a block file).
+func (c *Env) NewContainer(ctx context.Context, id string, ann map[string]string) (*harness.Task, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	ctx, cancel := c.opCtx(ctx)
 	defer cancel()
-	ctr, err := c.D.Client().NewContainer(ctx, id,
-		client.WithSnapshotter(Snapshotter),
-		client.WithNewSnapshot(id+"-rootfs", c.img),
-		client.WithRuntime(Runtime, nil),
-		client.WithNewSpec(oci.WithImageConfig(c.img), oci.WithAnnotations(ann)))
-	if err != nil {
-		return nil, fmt.Errorf("new container %s: %w", id, err)
-	}
-	return &Container{ID: id, ctr: ctr}, nil
+	return c.H.NewContainer(ctx, harness.Container{ID: id, Snapshotter: Snapshotter, Annotations: ann,
+		Args: []string{}, NullIO: true})
 }
 
-// CreateTask creates the container's task (the shim's Create), not
-// started, and returns how long NewTask took. It does not start when ctx
-// is done, but once started it runs to the end.
-func (c *Env) CreateTask(ctx context.Context, k *Container) (time.Duration, error) {
+// CreateTask creates k's task (the shim's Create), not started, and
+// returns how long that took (k.Created). It does not start when ctx is
+// done, but once started it runs to the end.
+func (c *Env) CreateTask(ctx context.Context, k *harness.Task) (time.Duration, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
 	ctx, cancel := c.opCtx(ctx)
 	defer cancel()
-	start := time.Now()
-	_, err := k.ctr.NewTask(ctx, cio.NullIO)
-	d := time.Since(start)
-	if err != nil {
-		return 0, fmt.Errorf("create task %s: %w", k.ID, err)
+	if err := k.Create(ctx); err != nil {
+		return 0, err
 	}
+	return k.Created, nil
+}
+
+// DeleteTask kills and deletes k's task (the shim's Delete), keeping the
+// container for the next CreateTask, and returns how long that took; it
+// runs also when ctx is done, since deleting is what a Ctrl-C needs.
+func (c *Env) DeleteTask(ctx context.Context, k *harness.Task) (time.Duration, error) {
+	if k.Task == nil {
+		return 0, fmt.Errorf("delete task %s: none created", k.ID)
+	}
+	ctx, cancel := c.opCtx(ctx)
+	defer cancel()
+	start := time.Now()
+	if _, err := k.Task.Delete(ctx, client.WithProcessKill); err != nil {
+		return 0, fmt.Errorf("delete task %s: %w", k.ID, err)
+	}
+	d := time.Since(start)
+	k.Task = nil
 	return d, nil
 }
 
-// DeleteTask kills and deletes the container's task (the shim's Delete)
-// and returns how long that took; it runs also when ctx is done, since
-// deleting is what a Ctrl-C needs.
-func (c *Env) DeleteTask(ctx context.Context, k *Container) (time.Duration, error) {
-	ctx, cancel := c.opCtx(ctx)
-	defer cancel()
-	t, err := k.ctr.Task(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("task of %s: %w", k.ID, err)
-	}
-	start := time.Now()
-	if _, err := t.Delete(ctx, client.WithProcessKill); err != nil {
-		return 0, fmt.Errorf("delete task %s: %w", k.ID, err)
-	}
-	return time.Since(start), nil
-}
-
-// RemoveContainers deletes the containers with their tasks and snapshots,
-// also after ctx was cancelled.
-func (c *Env) RemoveContainers(ctx context.Context, ks []*Container) error {
+// RemoveContainers deletes the containers with their tasks and snapshots
+// (harness's Remove: whichever of them containerd still has), also after
+// ctx was cancelled.
+func (c *Env) RemoveContainers(ctx context.Context, ks []*harness.Task) error {
 	ctx, cancel := c.opCtx(ctx)
 	defer cancel()
 	var errs []error
 	for _, k := range ks {
-		if t, err := k.ctr.Task(ctx, nil); err == nil {
-			if _, err := t.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("delete task %s: %w", k.ID, err))
-			}
-		}
-		if err := k.ctr.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("delete container %s: %w", k.ID, err))
+		if err := c.H.Remove(ctx, k.ID); err != nil {
+			errs = append(errs, fmt.Errorf("remove %s: %w", k.ID, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -100,13 +83,13 @@ func (c *Env) RemoveContainers(ctx context.Context, ks []*Container) error {
 // checks that nothing is left behind, and stops the daemon; the removal
 // and the stop also happen when body fails.
 func WithDaemon(ctx context.Context, t *Tools, work string, mib int, prefix string,
-	body func(c *Env, gated, plain *Container) ([]*Container, error)) (err error) {
+	body func(c *Env, gated, plain *harness.Task) ([]*harness.Task, error)) (err error) {
 	c, err := Start(ctx, t, work, mib)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, c.Close()) }()
-	var ks []*Container
+	var ks []*harness.Task
 	defer func() {
 		if ks != nil { // not removed yet: an error on the way
 			err = errors.Join(err, c.RemoveContainers(ctx, ks))
@@ -137,7 +120,7 @@ func WithDaemon(ctx context.Context, t *Tools, work string, mib int, prefix stri
 
 // Parallel runs fn on every container at once and returns the wall time
 // and each call's own duration; after a Ctrl-C just ctx's error.
-func Parallel(ctx context.Context, ks []*Container, fn func(*Container) (time.Duration, error)) (time.Duration, []time.Duration, error) {
+func Parallel(ctx context.Context, ks []*harness.Task, fn func(*harness.Task) (time.Duration, error)) (time.Duration, []time.Duration, error) {
 	each := make([]time.Duration, len(ks))
 	errs := make([]error, len(ks))
 	var wg sync.WaitGroup

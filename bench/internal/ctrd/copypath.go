@@ -15,14 +15,15 @@ import (
 
 	"github.com/artifactfs/artifactfs/bench/internal/host"
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
+	"github.com/artifactfs/artifactfs/tests/harness"
 )
 
 // RootfsMounts returns how to mount k's rootfs block file for the copy
 // path: blockfile's mounts made read-only and without loading the journal
 // (the shim holds the same file mounted read-write meanwhile, through
 // another loop device).
-func (c *Env) RootfsMounts(ctx context.Context, k *Container) ([]mount.Mount, error) {
-	ms, err := c.D.Client().SnapshotService(Snapshotter).Mounts(c.ctx(ctx), k.ID+"-rootfs")
+func (c *Env) RootfsMounts(ctx context.Context, k *harness.Task) ([]mount.Mount, error) {
+	ms, err := c.H.D.Client().SnapshotService(Snapshotter).Mounts(c.H.D.Context(ctx), k.ID+"-rootfs")
 	if err != nil {
 		return nil, fmt.Errorf("rootfs mounts of %s: %w", k.ID, err)
 	}
@@ -36,7 +37,7 @@ func (c *Env) RootfsMounts(ctx context.Context, k *Container) ([]mount.Mount, er
 // (RootfsMounts) are ms: mount them at mnt (a new loop device), copy
 // kernel, initrd and urunc.json to dst (on tmpfs), unmount. It returns the
 // time from mount to unmount; the caller removes dst.
-func CopyArtifacts(k *Container, ms []mount.Mount, mnt, dst string) (time.Duration, error) {
+func CopyArtifacts(k *harness.Task, ms []mount.Mount, mnt, dst string) (time.Duration, error) {
 	if err := os.MkdirAll(mnt, 0o755); err != nil {
 		return 0, err
 	}
@@ -96,18 +97,18 @@ func (c *Env) ReadArtifacts(dir string, buf []byte) error {
 
 // CheckServed creates gated's task, checks that its per-container path
 // serves the image's kernel, and deletes the task.
-func (c *Env) CheckServed(ctx context.Context, gated *Container) error {
-	off, err := c.D.LogSize()
+func (c *Env) CheckServed(ctx context.Context, gated *harness.Task) error {
+	off, err := c.H.D.LogSize()
 	if err != nil {
 		return err
 	}
 	if _, err := c.CreateTask(ctx, gated); err != nil {
 		return err
 	}
-	if _, err := c.D.WaitServed(ctx, off, gated.ID); err != nil {
+	if _, err := harness.WaitServed(ctx, c.H.D, off, gated.ID); err != nil {
 		return err
 	}
-	sum, err := host.FileSHA256(filepath.Join(c.Path(gated), ctrtest.SampleKernelPath))
+	sum, err := host.FileSHA256(filepath.Join(c.H.Path(gated.ID), ctrtest.SampleKernelPath))
 	if err != nil {
 		return fmt.Errorf("served kernel of %s: %w", gated.ID, err)
 	}

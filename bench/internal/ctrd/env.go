@@ -9,31 +9,30 @@ import (
 	"strings"
 	"time"
 
-	"github.com/containerd/containerd/v2/client"
 	"golang.org/x/sys/unix"
 
 	"github.com/artifactfs/artifactfs/bench/internal/host"
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
 	"github.com/artifactfs/artifactfs/internal/testimage"
-	"github.com/artifactfs/artifactfs/shimglue"
+	"github.com/artifactfs/artifactfs/tests/harness"
 )
 
 // opTimeout bounds one containerd operation that changes state.
 const opTimeout = 2 * time.Minute
 
-// Env is a private containerd laid out as on a production host: its state
-// directory (bundles, the shim's state file) and ARTIFACTFS_ROOT on tmpfs,
-// its root (bolt databases, blockfile's block files) on disk. It holds one
-// image, imported into blockfile.
+// Env is a harness env (a private containerd with the shim on its PATH)
+// laid out as on a production host: its state directory (bundles, the
+// shim's state file) and ARTIFACTFS_ROOT on tmpfs, its root (bolt
+// databases, blockfile's block files) on disk. It holds one image,
+// imported into blockfile (H.Image).
 type Env struct {
-	// D is the daemon.
-	D *ctrtest.Daemon
+	// H is the harness env; H.D the daemon.
+	H *harness.Env
 	// KernelMiB, KernelSize and InitrdSize are the image's artifacts.
 	KernelMiB              int
 	KernelSize, InitrdSize int64
 
 	root      string // ARTIFACTFS_ROOT, a tmpfs we mounted
-	img       client.Image
 	kernelSum string // sha256 of the kernel, to check what is served
 }
 
@@ -56,51 +55,58 @@ func Start(ctx context.Context, t *Tools, work string, mib int) (_ *Env, err err
 	}
 	c.root = root
 
-	c.D, err = ctrtest.Start(ctx, ctrtest.Options{ExtraPath: []string{t.BinDir}, Env: []string{shimglue.RootEnv + "=" + root},
-		ScratchMiB: ScratchMiB(mib), StateOnTmpfs: true})
+	c.H, err = harness.Start(ctx, harness.Options{ShimDir: t.BinDir, Root: root,
+		Daemon: ctrtest.Options{ScratchMiB: ScratchMiB(mib), StateOnTmpfs: true}})
 	if err != nil {
-		return nil, fmt.Errorf("start containerd: %w", err)
+		return nil, err
 	}
+	if err := c.importImage(ctx, t, dir); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
 
+// importImage builds the image of c's kernel size under dir, from files
+// written there (the artifacts are large: they are not kept in memory as
+// harness.Sample would), and imports it into blockfile as c.H.Image.
+func (c *Env) importImage(ctx context.Context, t *Tools, dir string) error {
+	mib := c.KernelMiB
 	host.Progress("%d MiB: building the image (kernel %d MiB, initrd %d MiB, urunc.json)", mib, mib, InitrdMiB)
 	kernel := testimage.Payload(uint64(mib)+500, mib<<20)
 	c.kernelSum = testimage.SHA256(kernel)
 	kpath, ipath := filepath.Join(dir, "kernel"), filepath.Join(dir, "initrd")
 	if err := os.WriteFile(kpath, kernel, 0o644); err != nil {
-		return nil, err
+		return err
 	}
 	if err := os.WriteFile(ipath, testimage.Payload(499, InitrdMiB<<20), 0o644); err != nil {
-		return nil, err
+		return err
 	}
 	spec, err := ctrtest.SampleImage(ImageName, []byte{}, []byte{}, t.Entry, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	spec.Files[ctrtest.SampleKernelPath] = ctrtest.File{HostPath: kpath}
 	spec.Files[ctrtest.SampleInitrdPath] = ctrtest.File{HostPath: ipath}
 	tarPath, err := ctrtest.BuildImage(dir, spec)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	host.Progress("%d MiB: importing into containerd (%s)", mib, Snapshotter)
 	start := time.Now()
 	ictx, cancel := c.opCtx(ctx)
-	c.img, err = ctrtest.Import(ictx, c.D.Client(), tarPath, Snapshotter)
+	c.H.Image, err = ctrtest.Import(ictx, c.H.D.Client(), tarPath, Snapshotter)
 	cancel()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	host.Progress("%d MiB: imported in %s", mib, time.Since(start).Round(time.Millisecond))
 	for _, p := range []string{tarPath, kpath, ipath} {
 		if err := os.Remove(p); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return c, nil
+	return nil
 }
-
-// ctx returns ctx in the daemon's namespace.
-func (c *Env) ctx(ctx context.Context) context.Context { return c.D.Context(ctx) }
 
 // opCtx returns the context of one containerd operation that changes
 // state (import, container or task create and delete): in the daemon's
@@ -109,17 +115,16 @@ func (c *Env) ctx(ctx context.Context) context.Context { return c.D.Context(ctx)
 // task create cancelled half-way leaves a shim, its mounts and a runc init
 // process behind that nothing deletes any more.
 func (c *Env) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(c.ctx(context.WithoutCancel(ctx)), opTimeout)
+	return context.WithTimeout(c.H.D.Context(context.WithoutCancel(ctx)), opTimeout)
 }
 
-// Close stops the daemon (which kills and deletes tasks still there),
-// detaches whatever is still mounted under the root and unmounts its tmpfs.
+// Close stops the env (harness: the daemon, which kills and deletes tasks
+// still there), detaches whatever is still mounted under the root and
+// unmounts its tmpfs.
 func (c *Env) Close() error {
 	var errs []error
-	if c.D != nil {
-		if err := c.D.Stop(); err != nil {
-			errs = append(errs, fmt.Errorf("stop containerd: %w", err))
-		}
+	if c.H != nil {
+		errs = append(errs, c.H.Stop())
 	}
 	if c.root != "" {
 		if left, err := ctrtest.MountsUnder(c.root); err == nil {
@@ -140,32 +145,10 @@ func (c *Env) Close() error {
 	return errors.Join(errs...)
 }
 
-// Path returns the per-container path of k (urunc's bind source).
-func (c *Env) Path(k *Container) string {
-	return filepath.Join(c.root, c.D.Namespace, k.ID)
-}
-
-// Leaks lists what artifactfs left behind, as the e2e tests check it
-// (ctrtest's Leftovers): views and leases, what `artifactfs gc` would
-// still remove, mounts under the root or the daemon's directory, loop
-// devices over the daemon's files, per-container and view directories,
-// bundles. It waits up to 10s for things to settle (containerd runs the
-// shim's delete command after the shim exits), also when ctx is done.
-func (c *Env) Leaks(ctx context.Context) []string {
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		out := c.D.Leftovers(lctx, c.root, nil)
-		cancel()
-		if len(out) == 0 || time.Now().After(deadline) {
-			return out
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// leakError is Leaks as an error, or nil.
+// leakError is what artifactfs left behind once things settle (harness's
+// SettledLeftovers, up to 10s, also when ctx is done) as an error, or nil.
 func (c *Env) leakError(ctx context.Context) error {
-	if left := c.Leaks(ctx); len(left) > 0 {
+	if left := c.H.SettledLeftovers(ctx, 10*time.Second); len(left) > 0 {
 		return fmt.Errorf("left behind after deleting every container:\n  %s", strings.Join(left, "\n  "))
 	}
 	return nil

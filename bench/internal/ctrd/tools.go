@@ -7,7 +7,7 @@ import (
 	"github.com/artifactfs/artifactfs/bench/internal/host"
 	"github.com/artifactfs/artifactfs/internal/artifact"
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
-	"github.com/artifactfs/artifactfs/internal/shimtest"
+	"github.com/artifactfs/artifactfs/tests/harness"
 )
 
 // What the containerd sections run: the artifactfs shim on blockfile, with
@@ -26,7 +26,7 @@ const (
 // Annotations of a container that gets a view (Gated), and of one that
 // never does (Plain: urunc keeps its copy path).
 var (
-	Gated = map[string]string{artifact.AnnotationSnapshotView: "true", artifact.AnnotationMountRootfs: "true"}
+	Gated = harness.Gated(nil)
 	Plain = map[string]string{artifact.AnnotationSnapshotView: "false"}
 )
 
@@ -41,11 +41,11 @@ type Tools struct {
 	Entry  []byte // the static entrypoint of the images
 }
 
-// PerKernel builds the tools (BuildTools, work for the entrypoint) and
-// runs fn for each kernel size of sizes in order, with its index. It stops
-// at the first error, which names the size, or when ctx is done.
-func PerKernel(ctx context.Context, repo, work string, sizes []int, fn func(t *Tools, i, mib int) error) error {
-	t, err := BuildTools(repo, work)
+// PerKernel builds the tools (BuildTools) and runs fn for each kernel
+// size of sizes in order, with its index. It stops at the first error,
+// which names the size, or when ctx is done.
+func PerKernel(ctx context.Context, repo string, sizes []int, fn func(t *Tools, i, mib int) error) error {
+	t, err := BuildTools(repo)
 	if err != nil {
 		return err
 	}
@@ -61,15 +61,15 @@ func PerKernel(ctx context.Context, repo, work string, sizes []int, fn func(t *T
 }
 
 // BuildTools builds the real shim (no build tags) from the repository at
-// repo (shimtest.ShimDir), the test entrypoint under work, and checks that
-// the containerd binaries are there.
-func BuildTools(repo, work string) (*Tools, error) {
-	host.Progress("building %s (shimtest.ShimDir)", shimtest.ShimName)
-	bin, err := shimtest.ShimDir(repo)
+// repo and the test entrypoint (harness.ShimDir, harness.Entrypoint), and
+// checks that the containerd binaries are there.
+func BuildTools(repo string) (*Tools, error) {
+	host.Progress("building %s (harness.ShimDir)", harness.ShimName)
+	bin, err := harness.ShimDir(repo)
 	if err != nil {
 		return nil, err
 	}
-	entry, err := ctrtest.Entrypoint(work)
+	entry, err := harness.Entrypoint()
 	if err != nil {
 		return nil, err
 	}

@@ -4,14 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/pkg/cio"
-	"github.com/containerd/containerd/v2/pkg/namespaces"
-	"github.com/containerd/containerd/v2/pkg/oci"
 
 	"github.com/artifactfs/artifactfs/bench/internal/ctrd"
 	"github.com/artifactfs/artifactfs/bench/internal/host"
@@ -20,7 +14,7 @@ import (
 	"github.com/artifactfs/artifactfs/internal/artifact"
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
 	"github.com/artifactfs/artifactfs/internal/testimage"
-	"github.com/artifactfs/artifactfs/shimglue"
+	"github.com/artifactfs/artifactfs/tests/harness"
 )
 
 // runs is how many containers of each kind the section creates: the
@@ -46,29 +40,24 @@ type row struct {
 // which starts preparing when its process starts), in one daemon, with
 // one image.
 func Run(ctx context.Context, e *section.Env) (*section.Result, error) {
-	tools, err := ctrd.BuildTools(e.Repo, e.Work)
+	tools, err := ctrd.BuildTools(e.Repo)
 	if err != nil {
 		return nil, err
 	}
-	root := filepath.Join(e.Work, "artifactfs")
 	allow := []string{artifact.AnnotationPrefix + "*"}
-	d, err := ctrtest.Start(ctx, ctrtest.Options{ExtraPath: []string{tools.BinDir}, Env: []string{shimglue.RootEnv + "=" + root},
-		CRI: &ctrtest.CRIOptions{
+	env, err := harness.Start(ctx, harness.Options{ShimDir: tools.BinDir, Root: filepath.Join(e.Work, "artifactfs"),
+		Daemon: ctrtest.Options{CRI: &ctrtest.CRIOptions{
 			PauseImage: ctrtest.PauseImageName,
 			Handlers:   []ctrtest.CRIHandler{{Name: handler, PodAnnotations: allow, ContainerAnnotations: allow}},
-		}})
+		}}})
 	if err != nil {
 		return nil, fmt.Errorf("start containerd with CRI: %w", err)
 	}
-	c, err := d.NewCRIClient()
-	if err != nil {
-		return nil, errors.Join(err, d.Stop())
-	}
-	rows, err := measure(ctx, e, d, c, tools)
-	if lo := d.Leftovers(namespaces.WithNamespace(context.Background(), ctrtest.CRINamespace), root, nil); len(lo) > 0 && err == nil {
+	rows, err := measure(ctx, env, tools)
+	if lo := env.Leftovers(context.Background()); len(lo) > 0 && err == nil {
 		err = fmt.Errorf("left behind: %s", strings.Join(lo, "; "))
 	}
-	err = errors.Join(err, c.Close(), d.Stop())
+	err = errors.Join(err, env.Stop())
 	if err != nil {
 		return nil, err
 	}
@@ -81,17 +70,17 @@ func Run(ctx context.Context, e *section.Env) (*section.Result, error) {
 
 // measure imports the pause image and the sample image, then measures
 // both kinds of container.
-func measure(ctx context.Context, e *section.Env, d *ctrtest.Daemon, c *ctrtest.CRIClient, tools *ctrd.Tools) ([]*row, error) {
-	img, err := importImages(ctx, e, d, c, tools)
-	if err != nil {
+func measure(ctx context.Context, env *harness.Env, tools *ctrd.Tools) ([]*row, error) {
+	if err := importImages(ctx, env, tools); err != nil {
 		return nil, err
 	}
+	c := env.CRI
 	pod, err := c.RunPod(ctx, ctrtest.PodOptions{Name: "bench", Handler: handler, Annotations: ctrd.Gated})
 	if err != nil {
 		return nil, err
 	}
 	inPod := &row{kind: "app container joining a running pod", how: "CRI StartContainer; Create arrives at the pod's shim"}
-	err = repeat(ctx, d, inPod, "app", func(name string) (string, func() error, error) {
+	err = repeat(ctx, env.D, inPod, "app", func(name string) (string, func() error, error) {
 		id, err := c.RunContainer(ctx, pod, ctrtest.ContainerOptions{Name: name, Image: imageName})
 		return id, func() error { return c.RemoveContainer(ctx, id) }, err
 	})
@@ -101,24 +90,14 @@ func measure(ctx context.Context, e *section.Env, d *ctrtest.Daemon, c *ctrtest.
 	}
 
 	own := &row{kind: "container with a shim of its own", how: "containerd's task API, as `ctr run` (a shim per container)"}
-	octx := d.Context(ctx)
-	err = repeat(ctx, d, own, "ctr", func(id string) (string, func() error, error) {
-		ctr, err := d.Client().NewContainer(octx, id, client.WithSnapshotter(ctrd.Snapshotter),
-			client.WithNewSnapshot(id+"-rootfs", img), client.WithRuntime(ctrd.Runtime, nil),
-			client.WithNewSpec(oci.WithImageConfig(img), oci.WithAnnotations(ctrd.Gated)))
+	octx := env.D.Context(ctx) // the daemon's own namespace, not CRI's
+	err = repeat(ctx, env.D, own, "ctr", func(id string) (string, func() error, error) {
+		k, err := env.NewContainer(octx, harness.Container{ID: id, Snapshotter: ctrd.Snapshotter,
+			Annotations: ctrd.Gated, Args: []string{}, NullIO: true})
 		if err != nil {
 			return "", nil, err
 		}
-		remove := func() error {
-			var errs []error
-			if task, err := ctr.Task(octx, nil); err == nil {
-				_, err = task.Delete(octx, client.WithProcessKill)
-				errs = append(errs, err)
-			}
-			return errors.Join(append(errs, ctr.Delete(octx, client.WithSnapshotCleanup))...)
-		}
-		_, err = ctr.NewTask(octx, cio.NullIO)
-		return id, remove, err
+		return id, func() error { return env.Remove(octx, id) }, k.Create(octx)
 	})
 	if err != nil {
 		return nil, err
@@ -127,37 +106,18 @@ func measure(ctx context.Context, e *section.Env, d *ctrtest.Daemon, c *ctrtest.
 }
 
 // importImages imports the pause image and the sample image into CRI's
-// namespace, waits for CRI to know them, and imports the sample image into
-// the daemon's own namespace too, returning it there.
-func importImages(ctx context.Context, e *section.Env, d *ctrtest.Daemon, c *ctrtest.CRIClient, tools *ctrd.Tools) (client.Image, error) {
+// namespace (waiting for CRI to know them), and the sample image into the
+// daemon's own namespace too, as env.Image.
+func importImages(ctx context.Context, env *harness.Env, tools *ctrd.Tools) error {
 	app, err := ctrtest.SampleImage(imageName, testimage.Payload(801, 1<<20), testimage.Payload(802, 1<<20), tools.Entry, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	k8s := namespaces.WithNamespace(ctx, ctrtest.CRINamespace)
-	var img client.Image
-	for i, spec := range []ctrtest.ImageSpec{ctrtest.PauseImage(tools.Entry), app} {
-		dir := filepath.Join(e.Work, fmt.Sprintf("image-%d", i))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
-		}
-		tarPath, err := ctrtest.BuildImage(dir, spec)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := ctrtest.Import(k8s, d.Client(), tarPath, ctrd.Snapshotter); err != nil {
-			return nil, err
-		}
-		if err := c.WaitImage(ctx, spec.Name); err != nil {
-			return nil, err
-		}
-		if spec.Name == imageName {
-			if img, err = ctrtest.Import(d.Context(ctx), d.Client(), tarPath, ctrd.Snapshotter); err != nil {
-				return nil, err
-			}
-		}
+	if err := env.ImportCRI(ctx, ctrtest.PauseImage(tools.Entry), app); err != nil {
+		return err
 	}
-	return img, nil
+	env.Image, err = env.Import(env.D.Context(ctx), app, ctrd.Snapshotter)
+	return err
 }
 
 // repeat runs start for an untimed warm-up container and then runs more,
@@ -172,8 +132,8 @@ func repeat(ctx context.Context, d *ctrtest.Daemon, r *row, prefix string, start
 		}
 		id, remove, err := start(fmt.Sprintf("%s-%d", prefix, i))
 		if err == nil {
-			var s *ctrtest.Served
-			if s, err = d.WaitServed(ctx, off, id); err == nil && i > 0 {
+			var s *harness.Served
+			if s, err = harness.WaitServed(ctx, d, off, id); err == nil && i > 0 {
 				r.waited.AddMs(s.Waited)
 				r.took.AddMs(s.Took)
 			}

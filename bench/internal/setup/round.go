@@ -8,7 +8,7 @@ import (
 
 	"github.com/artifactfs/artifactfs/bench/internal/ctrd"
 	"github.com/artifactfs/artifactfs/bench/internal/stats"
-	"github.com/artifactfs/artifactfs/internal/ctrtest"
+	"github.com/artifactfs/artifactfs/tests/harness"
 )
 
 // round measures once at temperature temp: Create of the gated container
@@ -16,14 +16,14 @@ import (
 // of the plain one followed by the copy path on its rootfs. Caches are
 // dropped before each Create and before the copy when cold. r nil: a
 // warm-up, nothing recorded.
-func round(ctx context.Context, c *ctrd.Env, work string, gated, plain *ctrd.Container, temp ctrd.Cache, r *row) error {
+func round(ctx context.Context, c *ctrd.Env, work string, gated, plain *harness.Task, temp ctrd.Cache, r *row) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if err := temp.Prepare(); err != nil {
 		return err
 	}
-	off, err := c.D.LogSize()
+	off, err := c.H.D.LogSize()
 	if err != nil {
 		return err
 	}
@@ -31,7 +31,7 @@ func round(ctx context.Context, c *ctrd.Env, work string, gated, plain *ctrd.Con
 	if err != nil {
 		return err
 	}
-	s, err := c.D.WaitServed(ctx, off, gated.ID)
+	s, err := harness.WaitServed(ctx, c.H.D, off, gated.ID)
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func round(ctx context.Context, c *ctrd.Env, work string, gated, plain *ctrd.Con
 
 // record adds one run at temperature temp: what the shim logged (s) and
 // the durations of both Creates and of the copy path.
-func (r *row) record(temp ctrd.Cache, s *ctrtest.Served, dView, dPlain, dCopy time.Duration) {
+func (r *row) record(temp ctrd.Cache, s *harness.Served, dView, dPlain, dCopy time.Duration) {
 	r.mode = s.Mode
 	r.createView[temp].AddMs(dView)
 	r.createPlain[temp].AddMs(dPlain)

@@ -8,15 +8,16 @@ import (
 	"github.com/artifactfs/artifactfs/bench/internal/ctrd"
 	"github.com/artifactfs/artifactfs/bench/internal/host"
 	"github.com/artifactfs/artifactfs/bench/internal/stats"
+	"github.com/artifactfs/artifactfs/tests/harness"
 )
 
 // containers creates scaleN gated containers and, runs times (warm),
 // creates and deletes the task of one of them, then of all of them at
 // once. It returns the containers (for the caller to remove) and a row per
 // count.
-func containers(ctx context.Context, c *ctrd.Env, runs int) ([]*ctrd.Container, []*scaleRow, error) {
+func containers(ctx context.Context, c *ctrd.Env, runs int) ([]*harness.Task, []*scaleRow, error) {
 	host.Progress("%d MiB: creating %d containers (their rootfs snapshots copy block files; untimed)", c.KernelMiB, scaleN)
-	var ks []*ctrd.Container
+	var ks []*harness.Task
 	for i := range scaleN {
 		k, err := c.NewContainer(ctx, fmt.Sprintf("scale-%02d", i), ctrd.Gated)
 		if err != nil {
@@ -39,12 +40,12 @@ func containers(ctx context.Context, c *ctrd.Env, runs int) ([]*ctrd.Container, 
 
 // scaleRound creates the tasks of ks all at once, checks that the shim
 // served each, then deletes them all at once.
-func scaleRound(ctx context.Context, c *ctrd.Env, ks []*ctrd.Container, r *scaleRow) error {
-	off, err := c.D.LogSize()
+func scaleRound(ctx context.Context, c *ctrd.Env, ks []*harness.Task, r *scaleRow) error {
+	off, err := c.H.D.LogSize()
 	if err != nil {
 		return err
 	}
-	wall, each, err := ctrd.Parallel(ctx, ks, func(k *ctrd.Container) (time.Duration, error) { return c.CreateTask(ctx, k) })
+	wall, each, err := ctrd.Parallel(ctx, ks, func(k *harness.Task) (time.Duration, error) { return c.CreateTask(ctx, k) })
 	if err != nil {
 		return err
 	}
@@ -53,13 +54,13 @@ func scaleRound(ctx context.Context, c *ctrd.Env, ks []*ctrd.Container, r *scale
 		r.create.AddMs(d)
 	}
 	for _, k := range ks {
-		s, err := c.D.WaitServed(ctx, off, k.ID)
+		s, err := harness.WaitServed(ctx, c.H.D, off, k.ID)
 		if err != nil {
 			return err
 		}
 		r.took.AddMs(s.Took)
 	}
-	wall, each, err = ctrd.Parallel(ctx, ks, func(k *ctrd.Container) (time.Duration, error) { return c.DeleteTask(ctx, k) })
+	wall, each, err = ctrd.Parallel(ctx, ks, func(k *harness.Task) (time.Duration, error) { return c.DeleteTask(ctx, k) })
 	if err != nil {
 		return err
 	}

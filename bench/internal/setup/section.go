@@ -9,6 +9,7 @@ import (
 	"github.com/artifactfs/artifactfs/bench/internal/host"
 	"github.com/artifactfs/artifactfs/bench/internal/section"
 	"github.com/artifactfs/artifactfs/bench/internal/stats"
+	"github.com/artifactfs/artifactfs/tests/harness"
 )
 
 // scaleN is how many containers are created and deleted at once in the
@@ -48,7 +49,7 @@ func Run(ctx context.Context, e *section.Env) (*section.Result, error) {
 	sizes := e.Kernels()
 	var rows []*row
 	var scale []*scaleRow
-	err := ctrd.PerKernel(ctx, e.Repo, e.Work, sizes, func(t *ctrd.Tools, i, mib int) error {
+	err := ctrd.PerKernel(ctx, e.Repo, sizes, func(t *ctrd.Tools, i, mib int) error {
 		r, sc, err := size(ctx, e, t, mib, i == 0)
 		if err != nil {
 			return err
@@ -73,7 +74,7 @@ func Run(ctx context.Context, e *section.Env) (*section.Result, error) {
 // rounds cold and warm, then (withScale) the 1-vs-20 containers runs;
 // everything is removed and checked for leaks at the end.
 func size(ctx context.Context, e *section.Env, t *ctrd.Tools, mib int, withScale bool) (r *row, scale []*scaleRow, err error) {
-	err = ctrd.WithDaemon(ctx, t, e.Work, mib, "tta", func(c *ctrd.Env, gated, plain *ctrd.Container) ([]*ctrd.Container, error) {
+	err = ctrd.WithDaemon(ctx, t, e.Work, mib, "tta", func(c *ctrd.Env, gated, plain *harness.Task) ([]*harness.Task, error) {
 		r = &row{mib: mib, steps: [2]map[string]*stats.Runs{{}, {}}}
 		host.Progress("%d MiB: warm-up round (untimed), checking the served kernel", mib)
 		if err := round(ctx, c, e.Work, gated, plain, ctrd.Warm, nil); err != nil {
