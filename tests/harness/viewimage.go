@@ -128,7 +128,7 @@ func ArtifactfsObjects(tb testing.TB, ctx context.Context, c *client.Client, sn 
 	err = c.SnapshotService(sn).Walk(ctx, func(_ context.Context, info snapshots.Info) error {
 		out = append(out, "view:"+info.Name)
 		return nil
-	}, filter)
+	}, filter, `labels."`+view.LabelShared+`"`) // filters are or'ed
 	if err != nil {
 		tb.Fatal(err)
 	}
