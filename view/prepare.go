@@ -13,10 +13,6 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// maxDepth bounds the walk from a container's snapshot to its committed
-// parent (a longer chain means a corrupt store).
-const maxDepth = 256
-
 // View is a read-only snapshot view of a container's image, held by a
 // lease. It is what the shim records in the bundle state file.
 type View struct {
@@ -144,24 +140,22 @@ func lookup(ctx context.Context, c *client.Client, ns, id string) (*View, snapsh
 	}, sn, nil
 }
 
-// committedParent walks from snapshot key through its parents to the first
-// committed snapshot.
+// committedParent returns the committed snapshot that snapshot key was
+// made from: key itself when it is committed, else its parent, which
+// containerd only ever lets be a committed snapshot (Prepare and View take
+// a committed parent) — one Stat, not a walk.
 func committedParent(ctx context.Context, sn snapshots.Snapshotter, key string) (string, error) {
-	name := key
-	for range maxDepth {
-		info, err := sn.Stat(ctx, name)
-		if err != nil {
-			return "", fmt.Errorf("stat snapshot %s: %w", name, err)
-		}
-		if info.Kind == snapshots.KindCommitted {
-			return name, nil
-		}
-		if info.Parent == "" {
-			return "", fmt.Errorf("snapshot %s has no committed parent: %w", key, errdefs.ErrFailedPrecondition)
-		}
-		name = info.Parent
+	info, err := sn.Stat(ctx, key)
+	if err != nil {
+		return "", fmt.Errorf("stat snapshot %s: %w", key, err)
 	}
-	return "", fmt.Errorf("snapshot %s: parent chain longer than %d: %w", key, maxDepth, errdefs.ErrFailedPrecondition)
+	switch {
+	case info.Kind == snapshots.KindCommitted:
+		return key, nil
+	case info.Parent == "":
+		return "", fmt.Errorf("snapshot %s has no committed parent: %w", key, errdefs.ErrFailedPrecondition)
+	}
+	return info.Parent, nil
 }
 
 // ensureView creates v's view under its lease, or reuses an existing one of
