@@ -44,6 +44,15 @@ func GC(ctx context.Context, c *client.Client, root, ns string, dryRun bool) ([]
 	ctx = namespaces.WithNamespace(ctx, ns)
 	var removed []Removed
 	var errs []error
+	// gone reports whether containerd no longer knows container id; a
+	// failed look-up is recorded and counts as not gone.
+	gone := func(id string) bool {
+		exists, err := view.ContainerExists(ctx, c, id)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("gc: %w", err))
+		}
+		return err == nil && !exists
+	}
 	for _, dir := range []struct {
 		kind string
 		view bool
@@ -59,12 +68,7 @@ func GC(ctx context.Context, c *client.Client, root, ns string, dryRun bool) ([]
 				errs = append(errs, fmt.Errorf("gc %s: %w", e, err))
 				continue
 			}
-			exists, err := view.ContainerExists(ctx, c, id)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("gc: %w", err))
-				continue
-			}
-			if exists {
+			if !gone(id) {
 				continue
 			}
 			found, err := e.Clear(dryRun)
@@ -77,7 +81,7 @@ func GC(ctx context.Context, c *client.Client, root, ns string, dryRun bool) ([]
 			}
 		}
 	}
-	r, err := gcShared(ctx, c, root, ns, dryRun)
+	r, err := gcShared(root, ns, dryRun, gone)
 	removed = append(removed, r...)
 	if err != nil {
 		errs = append(errs, err)
@@ -92,11 +96,11 @@ func GC(ctx context.Context, c *client.Client, root, ns string, dryRun bool) ([]
 	return removed, errors.Join(errs...)
 }
 
-// gcShared drops the references gone containers of namespace ns hold to
+// gcShared drops the references gone containers (gone) of namespace ns hold to
 // shared views' mounts; a mount left without any is unmounted and removed
 // (layout.Image.Release), as is one that never got a reference (a crash
 // between making and referencing it).
-func gcShared(ctx context.Context, c *client.Client, root, ns string, dryRun bool) ([]Removed, error) {
+func gcShared(root, ns string, dryRun bool, gone func(id string) bool) ([]Removed, error) {
 	images, err := layout.Images(root, ns)
 	if err != nil {
 		return nil, fmt.Errorf("gc: %w", err)
@@ -109,17 +113,12 @@ func gcShared(ctx context.Context, c *client.Client, root, ns string, dryRun boo
 			errs = append(errs, fmt.Errorf("gc: %w", err))
 			continue
 		}
-		gone := 0
+		left := len(holders)
 		for _, id := range holders {
-			exists, err := view.ContainerExists(ctx, c, id)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("gc: %w", err))
+			if !gone(id) {
 				continue
 			}
-			if exists {
-				continue
-			}
-			gone++
+			left--
 			removed = append(removed, Removed{Kind: "view-ref", Namespace: ns, ContainerID: id, Name: im.Mountpoint()})
 			if dryRun {
 				continue
@@ -132,7 +131,7 @@ func gcShared(ctx context.Context, c *client.Client, root, ns string, dryRun boo
 				removed = append(removed, Removed{Kind: "view-mount", Namespace: ns, ContainerID: id, Name: im.Mountpoint()})
 			}
 		}
-		if len(holders) == 0 || dryRun && gone == len(holders) {
+		if len(holders) == 0 || dryRun && left == 0 {
 			found, err := im.ClearUnheld(dryRun)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("gc: %w", err))

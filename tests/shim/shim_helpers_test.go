@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/errdefs"
+
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
 	"github.com/artifactfs/artifactfs/internal/testimage"
 	"github.com/artifactfs/artifactfs/tests/harness"
@@ -121,4 +123,27 @@ func shimPid(t testing.TB, e *harness.Env, id string) int {
 		t.Fatal(err)
 	}
 	return pid
+}
+
+// dropTask waits until containerd has dropped task k, whose shim died
+// (containerd then runs the shim's delete command), and closes the task's
+// IO, which no Delete will close now: else its fifo directory stays under
+// /run/containerd.
+func dropTask(t testing.TB, ctx context.Context, k *harness.Task) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := k.Container.Task(ctx, nil); errdefs.IsNotFound(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the task of %s, whose shim died, is still there", k.ID)
+		}
+	}
+	if tio := k.Task.IO(); tio != nil {
+		tio.Cancel()
+		if err := tio.Close(); err != nil {
+			t.Errorf("close the IO of %s: %v", k.ID, err)
+		}
+	}
+	k.Task = nil
 }

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
 
+	"github.com/artifactfs/artifactfs/internal/ctrtest"
 	"github.com/artifactfs/artifactfs/internal/layout"
 	"github.com/artifactfs/artifactfs/tests/harness"
 )
@@ -178,15 +178,13 @@ func TestShimForgottenExits(t *testing.T) {
 	if _, err := os.Lstat(e.Path(id)); !os.IsNotExist(err) {
 		t.Errorf("per-container path after the shim exited: %v", err)
 	}
-	if _, err := st.Container.Task(ctx, nil); !errdefs.IsNotFound(err) {
-		t.Errorf("containerd still has the task: %v", err)
+	for _, p := range ctrtest.ShimSockets(e.D.Address, e.D.Namespace, id) {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("socket of the forgotten shim left: %s", p)
+			_ = os.Remove(p)
+		}
 	}
-	// containerd never deleted the task: close its IO here.
-	if tio := st.Task.IO(); tio != nil {
-		tio.Cancel()
-		_ = tio.Close()
-	}
-	st.Task = nil
+	dropTask(t, ctx, st) // containerd never knew the task after its restart
 	remove(t, ctx, st)
 	e.CheckNoLeaks(t, "after the forgotten shim exited")
 }

@@ -9,9 +9,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
-
-	"github.com/containerd/errdefs"
 
 	"github.com/artifactfs/artifactfs/admin"
 	"github.com/artifactfs/artifactfs/artifactbind"
@@ -204,19 +201,7 @@ func killShim(t *testing.T, ctx context.Context, e *harness.Env, k *harness.Task
 	if err := syscall.Kill(shimPid(t, e, k.ID), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if _, err := k.Container.Task(ctx, nil); errdefs.IsNotFound(err) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the task of %s's killed shim is still there", k.ID)
-		}
-	}
-	if tio := k.Task.IO(); tio != nil {
-		tio.Cancel()
-		_ = tio.Close()
-	}
-	k.Task = nil
+	dropTask(t, ctx, k)
 }
 
 // gcNamespace runs gc on the env's namespace, as `artifactfs gc` does.

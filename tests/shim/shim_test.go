@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/containerd/errdefs"
-
 	"github.com/artifactfs/artifactfs/artifactbind"
 	"github.com/artifactfs/artifactfs/internal/ctrtest"
 	"github.com/artifactfs/artifactfs/shimglue"
@@ -135,23 +133,7 @@ func TestShimKilled(t *testing.T) {
 	}
 	// containerd drops the task and runs the shim's delete command; the
 	// container record stays until the user deletes it.
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if _, err := st.Container.Task(ctx, nil); errdefs.IsNotFound(err) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the task of the killed shim is still there")
-		}
-	}
-	// The task is gone without a Delete, which would have closed its IO:
-	// close it here, or its fifo directory stays under /run/containerd.
-	if tio := st.Task.IO(); tio != nil {
-		tio.Cancel()
-		if err := tio.Close(); err != nil {
-			t.Errorf("close the task's IO: %v", err)
-		}
-	}
-	st.Task = nil
+	dropTask(t, ctx, st)
 	remove(t, ctx, st)
 	e.CheckNoLeaks(t, "after the shim was killed and the container deleted")
 	// A killed shim cannot remove its sockets; its delete command does.
