@@ -18,16 +18,19 @@ import (
 )
 
 func newGCCommand() *cobra.Command {
-	var address, namespace, root string
+	var address, namespace, root, socketDir string
 	var dryRun, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "gc --address SOCK --namespace NS [--dry-run]",
 		Short: "Remove views, leases, mounts and per-container paths left by containers that are gone",
 		Long: `gc finds what artifactfs took for containers that no longer exist in
 containerd — per-container paths (FUSE mounts, live or stale, bind mounts,
-copies), mounted views and their loop devices, views and leases labelled
-artifactfs.io/container — and releases it, printing each item. Containers
-that still exist are never touched. Under --root it touches only the
+copies), mounted views and their loop devices, references to shared
+views, views and leases labelled artifactfs.io/container — and releases it,
+printing each item. Containers that still exist are never touched. It also
+removes the shim sockets in --socket-dir that nothing listens on any more
+(a shim that died before removing its socket; containerd's own start
+removes such a socket too, but only for a shim of the same id). Under --root it touches only the
 directories artifactfs marked as its own (extended attribute
 trusted.artifactfs), never follows a symlink and never removes across a
 mount point; anything else is reported and left. --dry-run only prints.`,
@@ -47,6 +50,8 @@ mount point; anything else is reported and left. --dry-run only prints.`,
 			}
 			defer c.Close()
 			removed, err := admin.GC(ctx, c, root, namespace, dryRun)
+			sockets, serr := admin.GCSockets(socketDir, dryRun)
+			removed, err = append(removed, sockets...), errors.Join(err, serr)
 			out := cmd.OutOrStdout()
 			if asJSON {
 				if removed == nil {
@@ -76,6 +81,7 @@ mount point; anything else is reported and left. --dry-run only prints.`,
 	fl.StringVar(&address, "address", "/run/containerd/containerd.sock", "containerd's socket")
 	fl.StringVar(&namespace, "namespace", "", "containerd namespace to clean (e.g. default, k8s.io)")
 	fl.StringVar(&root, "root", layout.RootFromEnv(), "root of the per-container paths ($"+layout.RootEnv+")")
+	fl.StringVar(&socketDir, "socket-dir", admin.DefaultShimSocketDir, "directory of containerd's shim sockets: those nothing listens on are removed")
 	fl.BoolVar(&dryRun, "dry-run", false, "only print what would be removed")
 	fl.BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd

@@ -37,12 +37,36 @@ func (s *soak) check(i int, f fault) {
 	if err := s.checkServed(s.witness.id); err != nil {
 		s.t.Errorf("cycle %d after %s: the witness: %v", i, f, err)
 	}
+	if f.kind != kindNone {
+		s.gcSockets(f.kind)
+	}
 	s.checkRuntime(i, f)
+}
+
+// gcSockets removes dead shim sockets as `artifactfs gc` does
+// (admin.GCSockets), once a socket of this run's containers is old enough
+// to be judged dead, counting them under the fault's kind.
+func (s *soak) gcSockets(k kind) {
+	for _, id := range s.ids {
+		for _, p := range ctrtest.ShimSockets(s.d.Address, s.d.Namespace, id) {
+			if fi, err := os.Lstat(p); err == nil {
+				time.Sleep(time.Until(fi.ModTime().Add(3 * time.Second)))
+			}
+		}
+	}
+	removed, err := admin.GCSockets(admin.DefaultShimSocketDir, false)
+	if err != nil {
+		s.t.Errorf("gc sockets after %s: %v", k, err)
+	}
+	for _, r := range removed {
+		s.gcNeeded[string(k)+" "+r.Kind]++
+	}
 }
 
 // checkRuntime looks for the shim sockets, runc state and cgroups of every
 // container of the soak but the witness. A shim socket left is a leak: the
-// artifactfs shim's delete command removes the sockets of a dead shim.
+// artifactfs shim's delete command removes the sockets of a dead shim, and
+// gc those whose delete command containerd could not run.
 // runc's state and cgroups are counted apart, not as leaks: a runc create
 // cut short leaves them, and it is runc's to clean (the soak removes them,
 // as an operator would).
