@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/artifactfs/artifactfs v0.0.0
+	github.com/artifactfs/artifactfs/artifactbind v0.0.0
 	github.com/containerd/containerd/v2 v2.4.2
 	golang.org/x/sys v0.50.0
 	gonum.org/v1/plot v0.17.0
@@ -17,7 +18,6 @@ require (
 	github.com/Microsoft/go-winio v0.6.3-0.20251027160822-ad3df93bed29 // indirect
 	github.com/Microsoft/hcsshim v0.15.0-rc.4 // indirect
 	github.com/ajstarks/svgo v0.0.0-20211024235047-1546f124cd8b // indirect
-	github.com/artifactfs/artifactfs/artifactbind v0.0.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/containerd/cgroups/v3 v3.1.3 // indirect
 	github.com/containerd/console v1.0.5 // indirect

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/artifactfs/artifactfs/bench/internal/consumer"
+	"github.com/artifactfs/artifactfs/bench/internal/density"
 	"github.com/artifactfs/artifactfs/bench/internal/memory"
 	"github.com/artifactfs/artifactfs/bench/internal/pod"
 	"github.com/artifactfs/artifactfs/bench/internal/scale"
@@ -20,6 +21,7 @@ var sections = []section.Section{
 	{Name: "memory", What: "resident memory of one process serving 1, 10, 100 mounts; reading a 256 MiB kernel", Run: memory.Run},
 	{Name: "scale", What: "create and delete 1, 10, 100 mounts; 20 containers through containerd", Run: scale.Run},
 	{Name: "consumer", What: "a VMM-like reader: container Create to the last byte of kernel and initrd, vs the copy path", Run: consumer.Run},
+	{Name: "density", What: "N = 1, 10, 50 containers of one image: page cache, loop devices, mounts, shims' memory, Create's wait; shared views vs per-container views vs the copy path", Run: density.Run},
 	{Name: "pod", What: "Create's wait: an app container joining a running pod (CRI) vs a container with a shim of its own", Run: pod.Run},
 }
 

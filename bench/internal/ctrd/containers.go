@@ -20,12 +20,18 @@ import (
 // runtime, the image's entrypoint (waiting, never started) and the given
 // annotations (untimed: the rootfs snapshot copies a block file).
 func (c *Env) NewContainer(ctx context.Context, id string, ann map[string]string) (*harness.Task, error) {
+	return c.NewContainerOn(ctx, id, Snapshotter, ann)
+}
+
+// NewContainerOn is NewContainer on snapshotter sn (the image must be
+// unpacked there: Options.Snapshotters).
+func (c *Env) NewContainerOn(ctx context.Context, id, sn string, ann map[string]string) (*harness.Task, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	ctx, cancel := c.opCtx(ctx)
 	defer cancel()
-	return c.H.NewContainer(ctx, harness.Container{ID: id, Snapshotter: Snapshotter, Annotations: ann,
+	return c.H.NewContainer(ctx, harness.Container{ID: id, Snapshotter: sn, Annotations: ann,
 		Args: []string{}, NullIO: true})
 }
 
@@ -42,6 +48,20 @@ func (c *Env) CreateTask(ctx context.Context, k *harness.Task) (time.Duration, e
 		return 0, err
 	}
 	return k.Created, nil
+}
+
+// StartTask starts k's created task (the entrypoint runs, as a VMM
+// would), not cancelled with ctx once begun.
+func (c *Env) StartTask(ctx context.Context, k *harness.Task) error {
+	if k.Task == nil {
+		return fmt.Errorf("start task %s: none created", k.ID)
+	}
+	ctx, cancel := c.opCtx(ctx)
+	defer cancel()
+	if err := k.Task.Start(ctx); err != nil {
+		return fmt.Errorf("start task %s: %w", k.ID, err)
+	}
+	return nil
 }
 
 // DeleteTask kills and deletes k's task (the shim's Delete), keeping the

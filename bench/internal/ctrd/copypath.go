@@ -45,18 +45,24 @@ func CopyArtifacts(k *harness.Task, ms []mount.Mount, mnt, dst string) (time.Dur
 	if err := mount.All(ms, mnt); err != nil {
 		return 0, fmt.Errorf("mount the rootfs of %s: %w", k.ID, err)
 	}
-	var cerr error
-	for _, p := range []string{ctrtest.SampleKernelPath, ctrtest.SampleInitrdPath, ctrtest.SampleConfigPath} {
-		if cerr = copyFile(filepath.Join(mnt, p), filepath.Join(dst, p)); cerr != nil {
-			break
-		}
-	}
+	cerr := CopyFiles(mnt, dst)
 	uerr := mount.UnmountAll(mnt, 0)
 	d := time.Since(start)
 	if err := errors.Join(cerr, uerr); err != nil {
 		return 0, fmt.Errorf("copy path of %s: %w", k.ID, err)
 	}
 	return d, nil
+}
+
+// CopyFiles copies kernel, initrd and urunc.json from the image root src
+// to dst: the copy itself, from a rootfs already mounted.
+func CopyFiles(src, dst string) error {
+	for _, p := range []string{ctrtest.SampleKernelPath, ctrtest.SampleInitrdPath, ctrtest.SampleConfigPath} {
+		if err := copyFile(filepath.Join(src, p), filepath.Join(dst, p)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // copyFile copies the file src to dst, making dst's parents.

@@ -36,16 +36,36 @@ type Env struct {
 	kernelSum string // sha256 of the kernel, to check what is served
 }
 
+// Options vary a daemon from Start's defaults.
+type Options struct {
+	// Name tells the daemon's directory under work apart from another
+	// daemon's for the same kernel size. Default none.
+	Name string
+	// Env is added to the daemon's environment, which its shims inherit
+	// (e.g. shimglue.PerContainerViewsEnv). Default none.
+	Env []string
+	// Snapshotters the image is unpacked into. Default Snapshotter.
+	Snapshotters []string
+}
+
 // Start starts a daemon for a kernel of mib MiB under work and imports
-// the image. On error everything started is stopped again.
-func Start(ctx context.Context, t *Tools, work string, mib int) (_ *Env, err error) {
+// the image into blockfile. On error everything started is stopped again.
+func Start(ctx context.Context, t *Tools, work string, mib int) (*Env, error) {
+	return StartWith(ctx, t, work, mib, Options{})
+}
+
+// StartWith is Start as o says.
+func StartWith(ctx context.Context, t *Tools, work string, mib int, o Options) (_ *Env, err error) {
+	if len(o.Snapshotters) == 0 {
+		o.Snapshotters = []string{Snapshotter}
+	}
 	c := &Env{KernelMiB: mib, KernelSize: int64(mib) << 20, InitrdSize: InitrdMiB << 20}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, c.Close())
 		}
 	}()
-	dir := filepath.Join(work, fmt.Sprintf("k%d", mib))
+	dir := filepath.Join(work, fmt.Sprintf("k%d%s", mib, o.Name))
 	root := filepath.Join(dir, "artifactfs")
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, err
@@ -56,11 +76,11 @@ func Start(ctx context.Context, t *Tools, work string, mib int) (_ *Env, err err
 	c.root = root
 
 	c.H, err = harness.Start(ctx, harness.Options{ShimDir: t.BinDir, Root: root,
-		Daemon: ctrtest.Options{ScratchMiB: ScratchMiB(mib), StateOnTmpfs: true}})
+		Daemon: ctrtest.Options{ScratchMiB: ScratchMiB(mib), StateOnTmpfs: true, Env: o.Env}})
 	if err != nil {
 		return nil, err
 	}
-	if err := c.importImage(ctx, t, dir); err != nil {
+	if err := c.importImage(ctx, t, dir, o.Snapshotters); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -68,8 +88,8 @@ func Start(ctx context.Context, t *Tools, work string, mib int) (_ *Env, err err
 
 // importImage builds the image of c's kernel size under dir, from files
 // written there (the artifacts are large: they are not kept in memory as
-// harness.Sample would), and imports it into blockfile as c.H.Image.
-func (c *Env) importImage(ctx context.Context, t *Tools, dir string) error {
+// harness.Sample would), and imports it into snapshotters as c.H.Image.
+func (c *Env) importImage(ctx context.Context, t *Tools, dir string, snapshotters []string) error {
 	mib := c.KernelMiB
 	host.Progress("%d MiB: building the image (kernel %d MiB, initrd %d MiB, urunc.json)", mib, mib, InitrdMiB)
 	kernel := testimage.Payload(uint64(mib)+500, mib<<20)
@@ -91,10 +111,10 @@ func (c *Env) importImage(ctx context.Context, t *Tools, dir string) error {
 	if err != nil {
 		return err
 	}
-	host.Progress("%d MiB: importing into containerd (%s)", mib, Snapshotter)
+	host.Progress("%d MiB: importing into containerd (%s)", mib, strings.Join(snapshotters, ", "))
 	start := time.Now()
 	ictx, cancel := c.opCtx(ctx)
-	c.H.Image, err = ctrtest.Import(ictx, c.H.D.Client(), tarPath, Snapshotter)
+	c.H.Image, err = ctrtest.Import(ictx, c.H.D.Client(), tarPath, snapshotters...)
 	cancel()
 	if err != nil {
 		return err

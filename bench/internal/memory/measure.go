@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/artifactfs/artifactfs/bench/internal/artifacttree"
@@ -105,11 +102,11 @@ func read(ctx context.Context, bin string, cfg memserver.Config, size int64) (_ 
 // and Pss from /proc/PID/smaps_rollup.
 func readMem(pid int) (sample, error) {
 	var s sample
-	status, err := procFields(fmt.Sprintf("/proc/%d/status", pid))
+	status, err := host.ProcFields(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return s, err
 	}
-	rollup, err := procFields(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	rollup, err := host.ProcFields(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
 	if err != nil {
 		return s, err
 	}
@@ -126,25 +123,4 @@ func readMem(pid int) (sample, error) {
 		*f.dest = v
 	}
 	return s, nil
-}
-
-// procFields parses the "Key:   123 kB" and "Key:   123" lines of a /proc
-// file.
-func procFields(path string) (map[string]float64, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	m := map[string]float64{}
-	for _, l := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(l, ":")
-		f := strings.Fields(v)
-		if !ok || len(f) == 0 || len(f) > 2 || len(f) == 2 && f[1] != "kB" {
-			continue
-		}
-		if n, err := strconv.ParseFloat(f[0], 64); err == nil {
-			m[k] = n
-		}
-	}
-	return m, nil
 }

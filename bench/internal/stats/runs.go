@@ -25,6 +25,17 @@ func (s Runs) Median() float64 {
 	return (r[n/2-1] + r[n/2]) / 2
 }
 
+// Quantile returns the q-quantile of the runs by nearest rank (0.9: the
+// smallest run not below 90% of them).
+func (s Runs) Quantile(q float64) float64 {
+	if len(s) == 0 {
+		return 0
+	}
+	r := slices.Sorted(slices.Values(s))
+	i := int(math.Ceil(q*float64(len(r)))) - 1
+	return r[min(max(i, 0), len(r)-1)]
+}
+
 // Min returns the smallest run.
 func (s Runs) Min() float64 {
 	if len(s) == 0 {
