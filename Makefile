@@ -78,7 +78,7 @@ demo-k8s: deps build ## Kubernetes' path: containerd with CRI, a pod's unikernel
 demo-mount: deps build ## the core alone: a sample ext4 image mounted, listed and read with artifactfs, unmounted
 	./scripts/demo.sh $(BIN)/artifactfs
 
-bench: deps ## benchmarks (root): time to artifacts, read throughput, memory, scale, consumer view -> bench/results.md, bench/results.png (RUNS=5, ONLY=section,...)
+bench: deps ## benchmarks (root): time to artifacts, read throughput, memory, scale, consumer view, pod, density -> bench/results.md, bench/results.png (RUNS=5, ONLY=section,...)
 	@command -v fuse2fs >/dev/null && command -v e2cp >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fuse2fs e2tools >/dev/null; }
 	cd bench && $(GO) run ./cmd/bench -runs $(or $(RUNS),5) $(if $(ONLY),-only $(ONLY)) -out .
 
