@@ -105,7 +105,7 @@ func prepare(ctx context.Context, c *client.Client, ns, id string, shared bool) 
 	var err error
 	if shared {
 		v.Key = SharedKey(ns, v.Snapshotter, v.Parent)
-		v.Mounts, err = ensureShared(ctx, ls, sn, v)
+		v.Mounts, err = ensureShared(ctx, sn, v)
 	} else {
 		v.Mounts, err = ensureView(ctx, ls, sn, v, lbls)
 	}
@@ -208,32 +208,34 @@ func ensureView(ctx context.Context, ls leases.Manager, sn snapshots.Snapshotter
 	return nil, fmt.Errorf("view %s keeps changing: %w", v.Key, errdefs.ErrAborted)
 }
 
-// ensureShared makes v's lease hold the shared view v.Key — before it
-// exists, if need be: a lease may name a snapshot that is not there, and
-// from then on the collector keeps it — then takes the existing view, or
-// creates it, and returns its mounts. Taking it is the common case (every
-// container of the image after the first): its Stat and Mounts go out
-// together, so that it costs one round trip after the reference.
-func ensureShared(ctx context.Context, ls leases.Manager, sn snapshots.Snapshotter, v *View) ([]mount.Mount, error) {
-	res := leases.Resource{ID: v.Key, Type: resourceType(v.Snapshotter)}
-	if err := ls.AddResource(ctx, leases.Lease{ID: v.LeaseID}, res); err != nil {
-		return nil, fmt.Errorf("add shared view %s to lease %s: %w", v.Key, v.LeaseID, err)
-	}
+// ensureShared creates the shared view v.Key under v's lease, or takes the
+// existing one, and returns its mounts. Either way the lease holds the view
+// before anything looks at it: containerd's metadata store creates a view
+// in the context's lease, and when the key exists already it adds the
+// existing snapshot to that lease in the same transaction that finds it,
+// then fails with "already exists" (core/metadata/snapshot.go,
+// createSnapshot). So the collector, which removes a view no lease holds,
+// can never remove it under a container, and one call both references and
+// finds it: the first container of an image pays for View only, the others
+// for View and then, together, Stat and Mounts. TestViewShared
+// (tests/view) checks that every container's lease holds the view.
+func ensureShared(ctx context.Context, sn snapshots.Snapshotter, v *View) ([]mount.Mount, error) {
 	lbls := map[string]string{LabelShared: "true", LabelNamespace: v.Namespace}
 	lctx := leases.WithLease(ctx, v.LeaseID)
 	for range 3 {
-		mounts, err := existingShared(ctx, sn, v)
-		if !errdefs.IsNotFound(err) {
-			return mounts, err
-		}
-		mounts, err = sn.View(lctx, v.Key, v.Parent, snapshots.WithLabels(lbls))
+		mounts, err := sn.View(lctx, v.Key, v.Parent, snapshots.WithLabels(lbls))
 		if err == nil {
 			return mounts, nil
 		}
 		if !errdefs.IsAlreadyExists(err) {
 			return nil, fmt.Errorf("create shared view %s of %s in %s: %w", v.Key, v.Parent, v.Snapshotter, err)
 		}
-		// Another container of the image created it meanwhile.
+		mounts, err = existingShared(ctx, sn, v)
+		if !errdefs.IsNotFound(err) {
+			return mounts, err
+		}
+		// Removed between the two calls: by the collector, so this lease
+		// did not hold it yet (an older containerd); create it again.
 	}
 	return nil, fmt.Errorf("shared view %s keeps changing: %w", v.Key, errdefs.ErrAborted)
 }
