@@ -120,11 +120,19 @@ func importImages(ctx context.Context, env *harness.Env, tools *ctrd.Tools) erro
 	return err
 }
 
-// repeat runs start for an untimed warm-up container and then runs more,
-// one at a time, and records in r what the shim logged for each. start
+// repeat runs start for an untimed first container, which stays until the
+// end, and then runs more, one at a time, each removed before the next,
+// and records in r what the shim logged for each: containers of an image
+// another container already uses, which take its shared view. start
 // creates the container named name and its task, and returns its id and
 // how to remove it.
-func repeat(ctx context.Context, d *ctrtest.Daemon, r *row, prefix string, start func(name string) (string, func() error, error)) error {
+func repeat(ctx context.Context, d *ctrtest.Daemon, r *row, prefix string, start func(name string) (string, func() error, error)) (err error) {
+	var removeFirst func() error
+	defer func() {
+		if removeFirst != nil {
+			err = errors.Join(err, removeFirst())
+		}
+	}()
 	for i := 0; i <= runs; i++ {
 		off, err := d.LogSize()
 		if err != nil {
@@ -137,6 +145,9 @@ func repeat(ctx context.Context, d *ctrtest.Daemon, r *row, prefix string, start
 				r.waited.AddMs(s.Waited)
 				r.took.AddMs(s.Took)
 			}
+		}
+		if i == 0 {
+			removeFirst, remove = remove, nil
 		}
 		if remove != nil {
 			err = errors.Join(err, remove())
