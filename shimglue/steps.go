@@ -35,20 +35,22 @@ func (p *Preparer) steps(ctx context.Context, c *container, decision Decision, a
 	var err error
 
 	// From here on the state file lists what a crash would leave behind:
-	// the paths are fixed, and the view is found by its lease.
+	// the paths are fixed, and the view is found by its lease. It is
+	// written while containerd prepares the view, and on disk before
+	// anything is mounted.
 	st.ViewMountpoint = artifactbind.ViewMountpoint(p.cfg.Root, st.Namespace, st.ContainerID)
 	if err := fault(StepPending); err != nil {
 		return err
 	}
-	if err := artifactbind.WriteState(c.bundle, st); err != nil {
-		return err
-	}
+	pending, written := *st, make(chan error, 1)
+	go func() { written <- artifactbind.WriteState(c.bundle, &pending) }()
 
-	if err := fault(StepPrepare); err != nil {
-		return err
+	err = fault(StepPrepare)
+	var v *view.View
+	if err == nil {
+		v, err = p.viewer.Prepare(c.log.WithContext(ctx), st.Namespace, st.ContainerID, !p.cfg.PerContainerViews)
 	}
-	v, err := p.viewer.Prepare(c.log.WithContext(ctx), st.Namespace, st.ContainerID, !p.cfg.PerContainerViews)
-	if err != nil {
+	if err := errors.Join(<-written, err); err != nil {
 		return err
 	}
 	if name := view.SharedName(v.Key); name != "" {

@@ -46,7 +46,8 @@ func Run(ctx context.Context, e *section.Env) (*section.Result, error) {
 	}
 	allow := []string{artifact.AnnotationPrefix + "*"}
 	env, err := harness.Start(ctx, harness.Options{ShimDir: tools.BinDir, Root: filepath.Join(e.Work, "artifactfs"),
-		Daemon: ctrtest.Options{CRI: &ctrtest.CRIOptions{
+		// The state directory on tmpfs, as containerd's /run is on a host.
+		Daemon: ctrtest.Options{StateOnTmpfs: true, CRI: &ctrtest.CRIOptions{
 			PauseImage: ctrtest.PauseImageName,
 			Handlers:   []ctrtest.CRIHandler{{Name: handler, PodAnnotations: allow, ContainerAnnotations: allow}},
 		}}})
