@@ -2,6 +2,7 @@ package view
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/containerd/containerd/v2/client"
@@ -158,12 +159,14 @@ func committedParent(ctx context.Context, sn snapshots.Snapshotter, key string) 
 	return info.Parent, nil
 }
 
-// ensureView creates v's view under its lease, or reuses an existing one of
-// the same parent and container (making sure the lease holds it), and
-// returns its mounts. A view that disappears or is replaced meanwhile is
-// retried a few times.
-func ensureView(ctx context.Context, ls leases.Manager, sn snapshots.Snapshotter, v *View, lbls map[string]string) ([]mount.Mount, error) {
-	log := zerolog.Ctx(ctx)
+// errRetry makes ensure call View again: the existing view went, or was
+// removed as stale, between the two calls.
+var errRetry = errors.New("the view changed")
+
+// ensure creates v's view under v's lease, and when the key exists already
+// takes it with existing, which returns its mounts (errRetry: call View
+// again, a few times at most).
+func ensure(ctx context.Context, sn snapshots.Snapshotter, v *View, lbls map[string]string, existing func() ([]mount.Mount, error)) ([]mount.Mount, error) {
 	lctx := leases.WithLease(ctx, v.LeaseID)
 	for range 3 {
 		mounts, err := sn.View(lctx, v.Key, v.Parent, snapshots.WithLabels(lbls))
@@ -173,39 +176,49 @@ func ensureView(ctx context.Context, ls leases.Manager, sn snapshots.Snapshotter
 		if !errdefs.IsAlreadyExists(err) {
 			return nil, fmt.Errorf("create view %s of %s in %s: %w", v.Key, v.Parent, v.Snapshotter, err)
 		}
+		if mounts, err = existing(); !errors.Is(err, errRetry) {
+			return mounts, err
+		}
+	}
+	return nil, fmt.Errorf("view %s keeps changing: %w", v.Key, errdefs.ErrAborted)
+}
+
+// ensureView creates v's view, of the container's own, under its lease, or
+// reuses an existing one of the same parent and container (making sure the
+// lease holds it: the lease may be new after a crash between view and
+// lease, or a lease deleted by hand), and returns its mounts. A stale view
+// of that key (another parent, an earlier container of the same id) is
+// replaced.
+func ensureView(ctx context.Context, ls leases.Manager, sn snapshots.Snapshotter, v *View, lbls map[string]string) ([]mount.Mount, error) {
+	return ensure(ctx, sn, v, lbls, func() ([]mount.Mount, error) {
 		info, err := sn.Stat(ctx, v.Key)
 		if errdefs.IsNotFound(err) {
-			continue // removed meanwhile
+			return nil, errRetry
 		}
 		if err != nil {
 			return nil, fmt.Errorf("stat view %s: %w", v.Key, err)
 		}
 		if info.Kind != snapshots.KindView || info.Parent != v.Parent || info.Labels[LabelContainer] != v.ContainerID {
-			log.Warn().Str("key", v.Key).Str("kind", info.Kind.String()).Str("parent", info.Parent).
+			zerolog.Ctx(ctx).Warn().Str("key", v.Key).Str("kind", info.Kind.String()).Str("parent", info.Parent).
 				Str("want_parent", v.Parent).Msg("replacing stale view")
 			if err := sn.Remove(ctx, v.Key); err != nil && !errdefs.IsNotFound(err) {
 				return nil, fmt.Errorf("remove stale view %s: %w", v.Key, err)
 			}
-			continue
+			return nil, errRetry
 		}
-		// Reuse. The lease may be new (crash between view and lease, or a
-		// lease deleted by hand): make it hold the view. containerd v2.4's
-		// metadata store already adds an existing snapshot to the context's
-		// lease when View fails with "already exists"; this does not rely on it.
 		res := leases.Resource{ID: v.Key, Type: resourceType(v.Snapshotter)}
 		if err := ls.AddResource(ctx, leases.Lease{ID: v.LeaseID}, res); err != nil {
 			return nil, fmt.Errorf("add view %s to lease %s: %w", v.Key, v.LeaseID, err)
 		}
-		mounts, err = sn.Mounts(ctx, v.Key)
+		mounts, err := sn.Mounts(ctx, v.Key)
 		if errdefs.IsNotFound(err) {
-			continue
+			return nil, errRetry
 		}
 		if err != nil {
 			return nil, fmt.Errorf("mounts of view %s: %w", v.Key, err)
 		}
 		return mounts, nil
-	}
-	return nil, fmt.Errorf("view %s keeps changing: %w", v.Key, errdefs.ErrAborted)
+	})
 }
 
 // ensureShared creates the shared view v.Key under v's lease, or takes the
@@ -218,32 +231,17 @@ func ensureView(ctx context.Context, ls leases.Manager, sn snapshots.Snapshotter
 // can never remove it under a container, and one call both references and
 // finds it: the first container of an image pays for View only, the others
 // for View and then, together, Stat and Mounts. TestViewShared
-// (tests/view) checks that every container's lease holds the view.
+// (tests/view) checks that every container's lease holds the view. A view
+// removed between the two calls (by the collector: an older containerd that
+// did not add it to the lease) is created again.
 func ensureShared(ctx context.Context, sn snapshots.Snapshotter, v *View) ([]mount.Mount, error) {
 	lbls := map[string]string{LabelShared: "true", LabelNamespace: v.Namespace}
-	lctx := leases.WithLease(ctx, v.LeaseID)
-	for range 3 {
-		mounts, err := sn.View(lctx, v.Key, v.Parent, snapshots.WithLabels(lbls))
-		if err == nil {
-			return mounts, nil
-		}
-		if !errdefs.IsAlreadyExists(err) {
-			return nil, fmt.Errorf("create shared view %s of %s in %s: %w", v.Key, v.Parent, v.Snapshotter, err)
-		}
-		mounts, err = existingShared(ctx, sn, v)
-		if !errdefs.IsNotFound(err) {
-			return mounts, err
-		}
-		// Removed between the two calls: by the collector, so this lease
-		// did not hold it yet (an older containerd); create it again.
-	}
-	return nil, fmt.Errorf("shared view %s keeps changing: %w", v.Key, errdefs.ErrAborted)
+	return ensure(ctx, sn, v, lbls, func() ([]mount.Mount, error) { return existingShared(ctx, sn, v) })
 }
 
-// existingShared returns the mounts of the shared view v.Key when it
-// exists and is a view of v.Parent (errdefs.ErrNotFound when it does not
-// exist); an existing snapshot of that key that is not is an error, and is
-// never replaced.
+// existingShared returns the mounts of the shared view v.Key when it is a
+// view of v.Parent (errRetry when it does not exist); an existing snapshot
+// of that key that is not is an error, and is never replaced.
 func existingShared(ctx context.Context, sn snapshots.Snapshotter, v *View) ([]mount.Mount, error) {
 	var info snapshots.Info
 	var statErr error
@@ -255,13 +253,15 @@ func existingShared(ctx context.Context, sn snapshots.Snapshotter, v *View) ([]m
 	mounts, err := sn.Mounts(ctx, v.Key)
 	<-done
 	switch {
-	case statErr != nil && errdefs.IsNotFound(statErr):
-		return nil, statErr
+	case errdefs.IsNotFound(statErr):
+		return nil, errRetry
 	case statErr != nil:
 		return nil, fmt.Errorf("stat shared view %s: %w", v.Key, statErr)
 	case info.Kind != snapshots.KindView || info.Parent != v.Parent:
 		return nil, fmt.Errorf("shared view %s is a %s snapshot of %q, not a view of %s: %w",
 			v.Key, info.Kind, info.Parent, v.Parent, errdefs.ErrFailedPrecondition)
+	case errdefs.IsNotFound(err):
+		return nil, errRetry
 	case err != nil:
 		return nil, fmt.Errorf("mounts of shared view %s: %w", v.Key, err)
 	}
