@@ -17,9 +17,10 @@ import (
 // WatchBundle checks every interval that the shim's bundle directory is
 // still there, until ctx ends. Once it has been missing at two checks in a
 // row, containerd has forgotten the shim — it deletes a bundle it cannot
-// load after a restart (its shim_load.go) without stopping the shim, which
-// would otherwise serve on forever, holding a FUSE mount, a view and a
-// lease. The shim then cleans up as if deleted (Abandon) and calls
+// load after a restart (its shim_load.go), and one whose shim it started
+// when writing into the bundle then failed (binary.go, a full disk),
+// without stopping the shim, which would otherwise serve on forever,
+// holding a FUSE mount, a view and a lease. The shim then cleans up as if deleted (Abandon) and calls
 // shutdown, which ends the shim process.
 //
 // A bundle without config.json when the watch starts is not a
