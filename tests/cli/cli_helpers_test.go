@@ -27,7 +27,7 @@ func artifactfsBin(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "artifactfs")
-		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/artifactfs").CombinedOutput()
+		out, err := exec.Command("go", "build", "-buildvcs=false", "-o", binPath, "../../cmd/artifactfs").CombinedOutput()
 		if err != nil {
 			binErr = &buildError{out: string(out), err: err}
 		}

@@ -133,7 +133,7 @@ func build(repo, dir, name, pkg string, flags ...string) error {
 	}
 	tmp := filepath.Join(dir, fmt.Sprintf(".%s.%d", name, os.Getpid()))
 	start := time.Now()
-	cmd := exec.Command(goBin, append(append([]string{"build"}, flags...), "-o", tmp, pkg)...)
+	cmd := exec.Command(goBin, append(append([]string{"build", "-buildvcs=false"}, flags...), "-o", tmp, pkg)...)
 	cmd.Dir = repo
 	if out, err := cmd.CombinedOutput(); err != nil {
 		os.Remove(tmp)
