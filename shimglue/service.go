@@ -81,13 +81,6 @@ func (s *TaskService) Create(ctx context.Context, r *taskAPI.CreateTaskRequest) 
 		log.Warn().Err(err).Msg("cannot read the OCI spec; no snapshot view")
 		return s.TTRPCTaskService.Create(ctx, r)
 	}
-	s.mu.Lock()
-	c := created{ns: ns, bundle: r.Bundle}
-	if spec.Linux != nil {
-		c.cgroupsPath = spec.Linux.CgroupsPath
-	}
-	s.created[r.ID] = c
-	s.mu.Unlock()
 	st, err := s.p.Prepare(ctx, ns, r.ID, r.Bundle, spec.Annotations)
 	if err != nil {
 		return nil, errgrpc.ToGRPC(fmt.Errorf("%w: %w", errdefs.ErrFailedPrecondition, err))
@@ -99,10 +92,21 @@ func (s *TaskService) Create(ctx context.Context, r *taskAPI.CreateTaskRequest) 
 		}
 	}
 	resp, err := s.TTRPCTaskService.Create(ctx, r)
-	if err != nil && st != nil {
-		s.release(ctx, ns, r.ID)
+	if err != nil {
+		if st != nil {
+			s.release(ctx, ns, r.ID)
+		}
+		return resp, err
 	}
-	return resp, err
+	// Kill, Delete and Abandon need its bundle and cgroup.
+	c := created{ns: ns, bundle: r.Bundle}
+	if spec.Linux != nil {
+		c.cgroupsPath = spec.Linux.CgroupsPath
+	}
+	s.mu.Lock()
+	s.created[r.ID] = c
+	s.mu.Unlock()
+	return resp, nil
 }
 
 // Delete calls the inner Delete and, for a container's init process
