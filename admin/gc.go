@@ -101,18 +101,14 @@ func GC(ctx context.Context, c *client.Client, root, ns string, dryRun bool) ([]
 // (layout.Image.Release), as is one that never got a reference (a crash
 // between making and referencing it).
 func gcShared(root, ns string, dryRun bool, gone func(id string) bool) ([]Removed, error) {
-	images, err := layout.Images(root, ns)
+	held, err := layout.Images(root, ns)
 	if err != nil {
 		return nil, fmt.Errorf("gc: %w", err)
 	}
 	var removed []Removed
 	var errs []error
-	for _, im := range images {
-		holders, err := im.Holders()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("gc: %w", err))
-			continue
-		}
+	for _, h := range held {
+		im, holders := h.Image, h.Holders
 		left := len(holders)
 		for _, id := range holders {
 			if !gone(id) {

@@ -4,11 +4,11 @@ import (
 	"errors"
 	"fmt"
 	iofs "io/fs"
-	"net"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
+
+	"github.com/artifactfs/artifactfs/internal/shimsocket"
 )
 
 // DefaultShimSocketDir is where containerd's shims put their sockets
@@ -43,7 +43,7 @@ func GCSockets(dir string, dryRun bool) ([]Removed, error) {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
-		if !deadSocket(p) {
+		if !shimsocket.Dead(p, deadSocketAge) {
 			continue
 		}
 		if !dryRun {
@@ -55,19 +55,4 @@ func GCSockets(dir string, dryRun bool) ([]Removed, error) {
 		removed = append(removed, Removed{Kind: "shim-socket", Name: p})
 	}
 	return removed, errors.Join(errs...)
-}
-
-// deadSocket reports whether the socket at p is older than deadSocketAge
-// and refuses a connection.
-func deadSocket(p string) bool {
-	fi, err := os.Lstat(p)
-	if err != nil || time.Since(fi.ModTime()) < deadSocketAge {
-		return false
-	}
-	conn, err := net.DialTimeout("unix", p, time.Second)
-	if err == nil {
-		conn.Close()
-		return false
-	}
-	return errors.Is(err, syscall.ECONNREFUSED)
 }

@@ -93,7 +93,7 @@ func Status(root string, timeout time.Duration) ([]Entry, error) {
 				e := describe(filepath.Join(root, ns.Name(), id.Name()), ns.Name(), id.Name(), mounts, timeout)
 				if sv, ok := shared[id.Name()]; ok {
 					e.SharedView = sv.Name
-					e.SharedWith = slices.DeleteFunc(slices.Clone(sv.holders), func(h string) bool { return h == id.Name() })
+					e.SharedWith = slices.DeleteFunc(slices.Clone(sv.Holders), func(h string) bool { return h == id.Name() })
 				}
 				entries = append(entries, e)
 			}
@@ -108,27 +108,17 @@ func Status(root string, timeout time.Duration) ([]Entry, error) {
 	return entries, nil
 }
 
-// sharedView is a shared view with its holders.
-type sharedView struct {
-	layout.Image
-	holders []string
-}
-
 // sharedViews returns, by container id, the shared view each container of
 // namespace ns holds.
-func sharedViews(root, ns string) (map[string]sharedView, error) {
-	images, err := layout.Images(root, ns)
+func sharedViews(root, ns string) (map[string]layout.Held, error) {
+	held, err := layout.Images(root, ns)
 	if err != nil {
 		return nil, fmt.Errorf("shared views of %s: %w", ns, err)
 	}
-	out := map[string]sharedView{}
-	for _, im := range images {
-		holders, err := im.Holders()
-		if err != nil {
-			return nil, fmt.Errorf("shared views of %s: %w", ns, err)
-		}
-		for _, h := range holders {
-			out[h] = sharedView{im, holders}
+	out := map[string]layout.Held{}
+	for _, h := range held {
+		for _, id := range h.Holders {
+			out[id] = h
 		}
 	}
 	return out, nil

@@ -3,15 +3,14 @@ package shimglue
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/shim"
 	"github.com/rs/zerolog"
+
+	"github.com/artifactfs/artifactfs/internal/shimsocket"
 )
 
 // removeDeadSockets removes the task and debug sockets of shim id when
@@ -27,13 +26,8 @@ func removeDeadSockets(ctx context.Context, containerdAddress, id string, log *z
 			return
 		}
 		path := strings.TrimPrefix(address, "unix://")
-		conn, err := net.DialTimeout("unix", path, time.Second)
-		if err == nil {
-			conn.Close()
+		if !shimsocket.Dead(path, 0) { // the shim is gone: no age to wait for
 			continue
-		}
-		if !errors.Is(err, syscall.ECONNREFUSED) {
-			continue // not there, or not ours to judge
 		}
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			log.Warn().Err(err).Str("socket", path).Msg("remove the socket of a dead shim")

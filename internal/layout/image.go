@@ -154,34 +154,43 @@ func (im Image) drop(parent int, id string) (last bool, err error) {
 // Holders returns the ids of the containers holding a reference to im,
 // sorted.
 func (im Image) Holders() ([]string, error) {
-	names, err := im.entry().siblings()
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for _, n := range names {
-		if id, ok := strings.CutPrefix(n, im.Name+refSep); ok {
-			ids = append(ids, id)
+	held, err := Images(im.Root, im.Namespace)
+	for _, h := range held {
+		if h.Name == im.Name {
+			return h.Holders, err
 		}
 	}
-	slices.Sort(ids)
-	return ids, nil
+	return nil, err
+}
+
+// Held is a shared view's host mount and the containers holding it.
+type Held struct {
+	Image
+	// Holders are the ids of the containers holding a reference, sorted.
+	Holders []string
 }
 
 // Images returns the shared views mounted, or with references, in
-// namespace ns under root.
-func Images(root, ns string) ([]Image, error) {
+// namespace ns under root, with their holders, from one listing of the
+// namespace directory.
+func Images(root, ns string) ([]Held, error) {
 	names, err := Entry{Root: root, Image: true, Namespace: ns, ID: "x"}.siblings()
 	if err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
-	var out []Image
+	slices.Sort(names)
+	var out []Held
 	for _, n := range names {
-		name, _, _ := strings.Cut(n, refSep)
-		if artifactbind.SharedName(name) && !seen[name] {
-			seen[name] = true
-			out = append(out, Image{Root: root, Namespace: ns, Name: name})
+		name, id, isRef := strings.Cut(n, refSep)
+		if !artifactbind.SharedName(name) {
+			continue
+		}
+		if len(out) == 0 || out[len(out)-1].Name != name {
+			out = append(out, Held{Image: Image{Root: root, Namespace: ns, Name: name}})
+		}
+		if isRef {
+			h := &out[len(out)-1]
+			h.Holders = append(h.Holders, id)
 		}
 	}
 	return out, nil
@@ -191,17 +200,16 @@ func Images(root, ns string) ([]Image, error) {
 // view of namespace ns (Release), whatever its state file says: the
 // shim's delete command and gc use it after a crash.
 func ReleaseContainer(root, ns, id string) error {
-	images, err := Images(root, ns)
+	held, err := Images(root, ns)
 	if err != nil {
 		return err
 	}
 	var errs []error
-	for _, im := range images {
-		holders, err := im.Holders()
-		if err == nil && slices.Contains(holders, id) {
-			_, err = im.Release(id)
+	for _, h := range held {
+		if slices.Contains(h.Holders, id) {
+			_, err := h.Release(id)
+			errs = append(errs, err)
 		}
-		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
