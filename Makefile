@@ -11,6 +11,9 @@ CONTAINERD_VERSION := v2.4.2
 export ARTIFACTFS_CACHE ?= /var/cache/artifactfs-ci
 CONTAINERD_BIN := $(ARTIFACTFS_CACHE)/bin
 FUZZTIME ?= 60s
+# Time the fuzzer may spend minimizing each new input (Go's default, 60s, left
+# a 15 s run fuzzing for 3 s of it).
+FUZZMINIMIZETIME ?= 2s
 # make soak: create/delete cycles under faults with a new seed each run (SOAK_SEED
 # replays one); make test's short soak replays a fixed plan of 20 cycles.
 SOAK_CYCLES ?= 300
@@ -61,13 +64,13 @@ test-unit: ## every test that needs no root (as any user): go test -short; tests
 
 test: deps vet build ## every test (as root: FUSE, loop devices, a 20-cycle soak), counted: fails on a skip as root; plus a short fuzz run
 	@export SOAK_CYCLES=20 SOAK_SEED=$(SOAK_TEST_SEED); $(call GOTEST_COUNTED,-race -timeout 30m)
-	$(GO) test -run='^$$' -fuzz=FuzzImage -fuzztime=15s ./blockreader
+	$(GO) test -run='^$$' -fuzz=FuzzImage -fuzztime=15s -fuzzminimizetime=$(FUZZMINIMIZETIME) ./blockreader
 
 soak: deps ## chaos soak: SOAK_CYCLES (300) create/delete cycles with shim kills, containerd restarts and downtime, ENOSPC, reboots; gc must leave nothing (SOAK_SEED=n replays)
 	set -o pipefail; SOAK_CYCLES=$(SOAK_CYCLES) $(GO) test -count=1 -timeout 120m -v -run '^TestSoak$$' ./tests/soak | grep -vE '^ {8}(time=|\{)' # all but containerd's log
 
 fuzz: deps ## fuzz blockreader for FUZZTIME (default 60s); crashers land in blockreader/testdata/fuzz
-	$(GO) test -run='^$$' -fuzz=FuzzImage -fuzztime=$(FUZZTIME) ./blockreader
+	$(GO) test -run='^$$' -fuzz=FuzzImage -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZETIME) ./blockreader
 
 demo: deps build ## the whole flow: containerd, the artifactfs shim, a unikernel container, its per-container path, cleanup
 	$(GO) run ./demo $(BIN)

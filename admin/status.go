@@ -4,10 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -22,7 +20,12 @@ import (
 // Entry describes one per-container path under a root, as `artifactfs
 // status` shows it.
 type Entry struct {
-	// Namespace and ContainerID name the container, from the path.
+	// Kind is KindContainer for a per-container path, KindUnknown for
+	// an entry under the root that artifactfs did not mark as its own
+	// (Problem says what it is); status lists it and gc leaves it alone.
+	Kind string `json:"kind"`
+	// Namespace and ContainerID name the container, from the path; for
+	// an unknown namespace directory ContainerID is empty.
 	Namespace   string `json:"namespace"`
 	ContainerID string `json:"container_id"`
 	// Path is the per-container path.
@@ -47,15 +50,28 @@ type Entry struct {
 	SharedWith []string `json:"shared_with,omitempty"`
 }
 
-// ModeNone marks a per-container directory that serves nothing.
-const ModeNone artifactbind.Mode = "none"
+// The kinds of Entry.
+const (
+	KindContainer = "container"
+	KindUnknown   = "unknown"
+)
+
+// ModeNone marks a per-container directory that serves nothing;
+// ModeUnknown an entry that is not a per-container path.
+const (
+	ModeNone    artifactbind.Mode = "none"
+	ModeUnknown artifactbind.Mode = "unknown"
+)
 
 // maxStatusFiles bounds how many files status lists under one path.
 const maxStatusFiles = 16
 
 // Status describes every per-container path under root
-// (<root>/<namespace>/<container-id>), sorted by namespace and id. A root
-// that does not exist has none. Each look into a per-container path is
+// (<root>/<namespace>/<container-id>), sorted by namespace and id, and,
+// as Kind KindUnknown, every entry there that artifactfs did not mark as
+// its own (never guessed to be a container). A root that does not exist
+// has none; a directory that is not a root the shim made gives an error
+// wrapping layout.ErrNotRoot. Each look into a per-container path is
 // bounded by timeout (not positive: afs.DefaultTimeout): a FUSE mount
 // whose server does not answer is reported Hung instead of blocking the
 // caller.
@@ -64,47 +80,36 @@ func Status(root string, timeout time.Duration) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	namespaces, err := os.ReadDir(root)
+	found, err := layout.Scan(root)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read root %s: %w", root, err)
+		return nil, err
 	}
 	mounts, err := mounttable.Under(root)
 	if err != nil {
 		return nil, err
 	}
 	var entries []Entry
-	for _, ns := range namespaces {
-		if !ns.IsDir() || ns.Name() == artifactbind.ViewsDir || ns.Name() == artifactbind.ImagesDir {
+	shared := map[string]map[string]layout.Held{}
+	for _, f := range found {
+		if !f.Owned {
+			entries = append(entries, Entry{Kind: KindUnknown, Namespace: f.Namespace, ContainerID: f.ID, Path: f.Path, Mode: ModeUnknown, Problem: f.Why})
 			continue
 		}
-		shared, err := sharedViews(root, ns.Name())
-		if err != nil {
-			return nil, err
-		}
-		ids, err := os.ReadDir(filepath.Join(root, ns.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("read namespace dir: %w", err)
-		}
-		for _, id := range ids {
-			if id.IsDir() || id.Type()&fs.ModeType == 0 {
-				e := describe(filepath.Join(root, ns.Name(), id.Name()), ns.Name(), id.Name(), mounts, timeout)
-				if sv, ok := shared[id.Name()]; ok {
-					e.SharedView = sv.Name
-					e.SharedWith = slices.DeleteFunc(slices.Clone(sv.Holders), func(h string) bool { return h == id.Name() })
-				}
-				entries = append(entries, e)
+		if shared[f.Namespace] == nil {
+			if shared[f.Namespace], err = sharedViews(root, f.Namespace); err != nil {
+				return nil, err
 			}
 		}
-	}
-	sort.Slice(entries, func(i, j int) bool {
-		if entries[i].Namespace != entries[j].Namespace {
-			return entries[i].Namespace < entries[j].Namespace
+		e := describe(f.Path, f.Namespace, f.ID, mounts, timeout)
+		if sv, ok := shared[f.Namespace][f.ID]; ok {
+			e.SharedView = sv.Name
+			e.SharedWith = slices.DeleteFunc(slices.Clone(sv.Holders), func(h string) bool { return h == f.ID })
 		}
-		return entries[i].ContainerID < entries[j].ContainerID
-	})
+		entries = append(entries, e)
+	}
 	return entries, nil
 }
 
@@ -126,7 +131,7 @@ func sharedViews(root, ns string) (map[string]layout.Held, error) {
 
 // describe inspects one per-container path, each look bounded by timeout.
 func describe(path, ns, id string, mounts []mounttable.Entry, timeout time.Duration) Entry {
-	e := Entry{Namespace: ns, ContainerID: id, Path: path, Mode: ModeNone}
+	e := Entry{Kind: KindContainer, Namespace: ns, ContainerID: id, Path: path, Mode: ModeNone}
 	var top *mounttable.Entry
 	binds := 0
 	for i, m := range mounts {

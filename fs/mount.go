@@ -201,6 +201,9 @@ func newServer(mp string, root *Root, opts Options, log zerolog.Logger) (*fuse.S
 // timeout) is needed in the common case, not the mount table.
 func checkNotMounted(mp string, timeout time.Duration) error {
 	sfs, err := statfsWithin(mp, timeout)
+	if errors.Is(err, ErrHung) {
+		return err // names the statfs of mp
+	}
 	if err != nil {
 		return fmt.Errorf("mountpoint %s: %w", mp, err)
 	}

@@ -84,7 +84,7 @@ func checkNotSymlink(mp string, timeout time.Duration) error {
 		target, _ := os.Readlink(mp)
 		return fmt.Errorf("mountpoint %s: %w (it points to %q)", mp, ErrSymlinkMountpoint, target)
 	case errors.Is(err, ErrHung):
-		return fmt.Errorf("mountpoint %s: %w", mp, err)
+		return err // names the lstat of mp
 	}
 	// Other errors (ENOENT, ENOTCONN of a stale mount) are for the
 	// callers' own checks to report.

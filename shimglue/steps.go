@@ -9,6 +9,8 @@ import (
 	"os"
 	"slices"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/containerd/containerd/v2/core/mount"
 
 	"github.com/artifactfs/artifactfs/artifactbind"
@@ -266,7 +268,7 @@ func (p *Preparer) serve(ctx context.Context, c *container, set artifact.Set, fa
 	if err := mountStage(path, artifactbind.ModeCopy, set, true); err != nil {
 		return "", err
 	}
-	if err := extract.Extract(c.src, set, path, true, nil); err != nil {
+	if err := copyInto(c.src, set, path); err != nil {
 		return "", err
 	}
 	if err := sealStage(path); err != nil {
@@ -355,4 +357,15 @@ func fromMounts(ms []mount.Mount) []artifactbind.Mount {
 		out[i] = artifactbind.Mount{Type: m.Type, Source: m.Source, Target: m.Target, Options: slices.Clone(m.Options)}
 	}
 	return out
+}
+
+// copyInto extracts set from src into the stage mounted at path (the
+// shim's own per-container path, reached as the root is configured).
+func copyInto(src source.Source, set artifact.Set, path string) error {
+	fd, err := unix.Open(path, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	return extract.ExtractAt(src, set, fd, path, true, nil)
 }

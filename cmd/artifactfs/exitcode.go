@@ -73,7 +73,7 @@ func exitCode(err error) int {
 	case errors.Is(err, imagepath.ErrInvalid), errors.Is(err, source.ErrNotRegular),
 		errors.Is(err, artifact.ErrTooLarge), errors.Is(err, errNotArtifact),
 		errors.Is(err, extract.ErrSymlink), errors.Is(err, artifactbind.ErrNotOwnedPath),
-		errors.Is(err, layout.ErrNotOwned), errors.Is(err, mounttable.ErrMounted):
+		errors.Is(err, layout.ErrNotOwned), errors.Is(err, layout.ErrNotRoot), errors.Is(err, mounttable.ErrMounted):
 		return exitRefused
 	case errors.Is(err, iofs.ErrNotExist), errors.Is(err, artifact.ErrNoKernel),
 		errors.Is(err, syscall.ENOTDIR): // a path through a file does not exist either

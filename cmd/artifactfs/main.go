@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
@@ -28,7 +29,7 @@ func run(args []string) int {
 }
 
 func newRootCommand() *cobra.Command {
-	var logLevel string
+	var logLevel, logFormat string
 	root := &cobra.Command{
 		Use:   "artifactfs",
 		Short: "Serve a unikernel's boot artifacts read-only, straight from its image",
@@ -47,7 +48,7 @@ removes what crashed containers left behind.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			logger, err := newLogger(logLevel)
+			logger, err := newLogger(os.Stderr, logLevel, logFormat)
 			if err != nil {
 				return usageError(err)
 			}
@@ -56,6 +57,7 @@ removes what crashed containers left behind.`,
 		},
 	}
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	root.PersistentFlags().StringVar(&logFormat, "log-format", "text", "log lines on stderr: text (readable; coloured at a terminal unless $NO_COLOR is set) or json (one object a line, for scripts)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(
 		newMountCommand(),
@@ -70,18 +72,27 @@ removes what crashed containers left behind.`,
 	return root
 }
 
-// newLogger logs to stderr: readable console output on a terminal, JSON
-// lines otherwise.
-func newLogger(level string) (zerolog.Logger, error) {
+// newLogger logs to out in format "text" (readable lines, coloured only
+// when out is a terminal and $NO_COLOR is unset) or "json" (one zerolog
+// JSON object a line).
+func newLogger(out *os.File, level, format string) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil || level == "" {
 		return zerolog.Logger{}, fmt.Errorf("invalid --log-level %q (use debug, info, warn or error)", level)
 	}
 	var logger zerolog.Logger
-	if term.IsTerminal(int(os.Stderr.Fd())) {
-		logger = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05.000"})
-	} else {
-		logger = zerolog.New(os.Stderr)
+	switch format {
+	case "text":
+		_, noColor := os.LookupEnv("NO_COLOR")
+		logger = zerolog.New(zerolog.ConsoleWriter{
+			Out:        out,
+			NoColor:    noColor || !term.IsTerminal(int(out.Fd())),
+			TimeFormat: time.TimeOnly,
+		})
+	case "json":
+		logger = zerolog.New(out)
+	default:
+		return zerolog.Logger{}, fmt.Errorf("invalid --log-format %q (use text or json)", format)
 	}
 	return logger.Level(lvl).With().Timestamp().Logger(), nil
 }

@@ -104,7 +104,7 @@ func serve(ctx context.Context, sf *sourceFlags, mf *mountFlags, mountpoint stri
 		Timeout:     mf.timeout,
 	})
 	if err != nil {
-		return mountError(fmt.Errorf("mount %s: %w", mountpoint, err))
+		return mountError(fmt.Errorf("mount: %w", err)) // err names the mountpoint
 	}
 	if ready != nil {
 		fmt.Fprintf(ready, "ready %s\n", m.Mode())

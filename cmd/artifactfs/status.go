@@ -19,11 +19,23 @@ func newStatusCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status [--root DIR] [--json] [--timeout D]",
 		Short: "List every per-container path: container, mode, view (own, or shared with the containers of its image), artifacts, healthy or stale",
-		Args:  exactArgs(0, ""),
+		Long: `status lists the per-container paths under the root (default /run/artifactfs,
+or $ARTIFACTFS_ROOT): for each container its mode (fuse, direct, bind,
+copy), where its view comes from (own, or shared with the other containers
+of its image), whether its artifacts answer (healthy, stale, hung) and the
+artifacts with their sizes.
+
+Only what the shim marked as its own (extended attribute trusted.artifactfs)
+is listed as a container. An entry under the root without that marker is
+listed with mode "unknown" and what it is, never guessed to be a container;
+gc leaves it alone. A directory that is not a root the shim made is refused
+in one line (exit 5): check --root. A root that does not exist yet has no
+per-container paths.`,
+		Args: exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			entries, err := admin.Status(root, timeout)
 			if err != nil {
-				return err
+				return fmt.Errorf("status: %w", err)
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
@@ -39,6 +51,10 @@ func newStatusCommand() *cobra.Command {
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAMESPACE\tCONTAINER\tMODE\tVIEW\tHEALTH\tARTIFACTS")
 			for _, e := range entries {
+				if e.Kind == admin.KindUnknown {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t-\tunknown: %s\t\n", escape(e.Namespace), orDash(escape(e.ContainerID)), e.Mode, e.Problem)
+					continue
+				}
 				health := "healthy"
 				switch {
 				case e.Hung:
@@ -59,6 +75,14 @@ func newStatusCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	timeoutFlag(cmd, &timeout)
 	return cmd
+}
+
+// orDash returns s, or "-" when it is empty.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // viewColumn says where a container's artifacts come from: "shared <name>

@@ -149,7 +149,7 @@ func (s *Set) add(src source.Source, kind Kind, p string, maxSize int64) error {
 	}
 	info, err := src.Stat(clean)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", kind, clean, err)
+		return fmt.Errorf("%s: %w", kind, err) // err names the path
 	}
 	if !info.Mode.IsRegular() {
 		return fmt.Errorf("%s %s: %w (%s)", kind, clean, source.ErrNotRegular, source.TypeName(info.Mode))
@@ -169,7 +169,7 @@ func readConfig(src source.Source, p string) (*source.Info, Config, error) {
 		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("config %s: %w", p, err)
+		return nil, nil, fmt.Errorf("config: %w", err) // err names the path
 	}
 	if !info.Mode.IsRegular() {
 		return nil, nil, fmt.Errorf("config %s: %w (%s)", p, source.ErrNotRegular, source.TypeName(info.Mode))
@@ -179,7 +179,7 @@ func readConfig(src source.Source, p string) (*source.Info, Config, error) {
 	}
 	f, err := src.Open(p)
 	if err != nil {
-		return nil, nil, fmt.Errorf("config %s: %w", p, err)
+		return nil, nil, fmt.Errorf("config: %w", err) // err names the path
 	}
 	defer f.Close()
 	data := make([]byte, info.Size)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,17 +14,27 @@ import (
 
 	"github.com/artifactfs/artifactfs/internal/artifact"
 	"github.com/artifactfs/artifactfs/internal/imagepath"
+	"github.com/artifactfs/artifactfs/internal/mounttable"
 	"github.com/artifactfs/artifactfs/internal/source"
 )
 
-// ErrSymlink is wrapped by the error Extract returns when a directory on
-// the way to an artifact inside DIR is a symlink: DIR may belong to another
-// user, who must not redirect root's writes elsewhere.
-var ErrSymlink = errors.New("is a symlink (refused: extract never follows a symlink inside DIR)")
+// ErrSymlink is wrapped by the error Extract returns when a component of
+// DIR's path, DIR itself, or a directory on the way to an artifact inside
+// DIR is a symlink: DIR may belong to another user, who must not redirect
+// root's writes elsewhere.
+var ErrSymlink = errors.New("symlink (refused: extract never follows a symlink in DIR or on the way to it)")
 
 // beneath confines every lookup to the directory descriptor it starts from
 // and refuses every symlink on the way.
 const beneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
+
+// noSymlinks refuses every symlink on the way, from wherever the path
+// starts (the working directory, or /).
+const noSymlinks = unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
+
+// DirPerm is the mode of a DIR that Extract makes: urunc.json may carry
+// secrets in its command line.
+const DirPerm = 0o700
 
 // Progress is called after each artifact is written.
 type Progress func(a artifact.Artifact, dst string)
@@ -31,21 +42,39 @@ type Progress func(a artifact.Artifact, dst string)
 // Extract writes every artifact of set, read from src, under dir at its
 // in-image path. Files get the image's permission bits without write and
 // set-id bits. An existing file is replaced only when overwrite is true.
-// On error, files already written stay; the one being written is removed.
 //
-// dir itself is opened as given; below it nothing is followed: every
-// directory is created and opened relative to its parent's descriptor
-// without following symlinks (a symlink on the way is an error wrapping
-// ErrSymlink), and the temp file, its fsync, the rename and the directory
-// fsync all act on descriptors, so a symlink planted or swapped in by
-// whoever owns dir cannot make the writes land outside it. A symlink at an
-// artifact's own name is replaced, never written through.
-func Extract(src source.Source, set artifact.Set, dir string, overwrite bool, progress Progress) error {
-	root, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+// dir is made (mode DirPerm) when it does not exist; its parent must.
+// No symlink is followed anywhere: dir's path is resolved with symlinks
+// refused (RESOLVE_NO_SYMLINKS: a symlink in it is an error wrapping
+// ErrSymlink), dir is made with mkdirat beneath its parent's descriptor
+// and opened beneath it, and below dir see ExtractAt. On error, files
+// already written into an existing dir stay, the one being written is
+// removed; a dir that Extract made is removed with everything in it.
+func Extract(src source.Source, set artifact.Set, dir string, overwrite bool, progress Progress) (err error) {
+	fd, made, err := openOrMake(dir)
 	if err != nil {
-		return fmt.Errorf("extract: open %s: %w", dir, &os.PathError{Op: "open", Path: dir, Err: err})
+		return fmt.Errorf("extract: %w", err)
 	}
-	defer unix.Close(root)
+	defer unix.Close(fd)
+	if made != nil {
+		defer func() {
+			if err != nil {
+				made()
+			}
+		}()
+	}
+	return ExtractAt(src, set, fd, dir, overwrite, progress)
+}
+
+// ExtractAt is Extract into the directory open as root, which exists and
+// is named dir in messages and progress. Below it nothing is followed:
+// every directory is created and opened relative to its parent's
+// descriptor without following symlinks (a symlink on the way is an error
+// wrapping ErrSymlink), and the temp file, its fsync, the rename and the
+// directory fsync all act on descriptors, so a symlink planted or swapped
+// in by whoever owns dir cannot make the writes land outside it. A symlink
+// at an artifact's own name is replaced, never written through.
+func ExtractAt(src source.Source, set artifact.Set, root int, dir string, overwrite bool, progress Progress) error {
 	for _, a := range set.Artifacts {
 		dst := filepath.Join(dir, filepath.FromSlash(a.Path))
 		if err := extractOne(src, a, root, dir, overwrite); err != nil {
@@ -56,6 +85,74 @@ func Extract(src source.Source, set artifact.Set, dir string, overwrite bool, pr
 		}
 	}
 	return nil
+}
+
+// openOrMake opens dir, making it (mode DirPerm) beneath its parent when
+// it does not exist, with no symlink followed on the whole path. For a dir
+// it made, remove removes it and everything in it (not across a mount).
+func openOrMake(dir string) (fd int, remove func(), err error) {
+	clean := filepath.Clean(dir)
+	parent, base := filepath.Dir(clean), filepath.Base(clean)
+	if base == "/" || base == "." || base == ".." {
+		// Nothing to make: the working directory, /, or above.
+		fd, err := openat2(unix.AT_FDCWD, clean, unix.O_DIRECTORY|unix.O_RDONLY, noSymlinks)
+		return fd, nil, pathErr(dir, err)
+	}
+	pfd, err := openat2(unix.AT_FDCWD, parent, unix.O_DIRECTORY|unix.O_RDONLY, noSymlinks)
+	if errors.Is(err, unix.ENOENT) {
+		return -1, nil, missingParent{dir: dir, parent: parent}
+	}
+	if err != nil {
+		return -1, nil, pathErr(parent, err)
+	}
+	defer unix.Close(pfd)
+	made := false
+	if err := unix.Mkdirat(pfd, base, DirPerm); err == nil {
+		made = true
+	} else if !errors.Is(err, unix.EEXIST) {
+		return -1, nil, fmt.Errorf("mkdir %s: %w", dir, err)
+	}
+	fd, err = openat2(pfd, base, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_NOFOLLOW, beneath)
+	if errors.Is(err, unix.ENOTDIR) && isSymlinkAt(pfd, base) {
+		err = unix.ELOOP // O_NOFOLLOW|O_DIRECTORY on a symlink
+	}
+	if err != nil {
+		return -1, nil, pathErr(dir, err)
+	}
+	if !made {
+		return fd, nil, nil
+	}
+	keep, err := unix.Dup(pfd)
+	if err != nil {
+		unix.Close(fd)
+		_ = unix.Unlinkat(pfd, base, unix.AT_REMOVEDIR)
+		return -1, nil, fmt.Errorf("mkdir %s: %w", dir, err)
+	}
+	return fd, func() {
+		_ = mounttable.RemoveAt(keep, base)
+		unix.Close(keep)
+	}, nil
+}
+
+// missingParent is the error for a dir whose parent does not exist; it
+// is an fs.ErrNotExist.
+type missingParent struct{ dir, parent string }
+
+func (e missingParent) Error() string {
+	return fmt.Sprintf("make %s: its parent %s does not exist (extract makes DIR, not its parents)", e.dir, e.parent)
+}
+
+func (e missingParent) Is(target error) bool { return target == iofs.ErrNotExist }
+
+// pathErr names path once in an error from opening it.
+func pathErr(path string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.ELOOP), errors.Is(err, unix.EXDEV):
+		return fmt.Errorf("%s: it or a directory on its path is a %w; give its real path (realpath)", path, ErrSymlink)
+	}
+	return &os.PathError{Op: "open", Path: path, Err: err}
 }
 
 // extractOne writes one artifact beneath the directory descriptor root.
@@ -95,14 +192,14 @@ func mkdirBeneath(root int, dir string, names []string) (int, error) {
 			unix.Close(fd)
 			return -1, fmt.Errorf("mkdir %s: %w", where, err)
 		}
-		next, err := openat2(fd, name, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_NOFOLLOW)
+		next, err := openat2(fd, name, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_NOFOLLOW, beneath)
 		if errors.Is(err, unix.ENOTDIR) && isSymlinkAt(fd, name) {
 			err = unix.ELOOP
 		}
 		unix.Close(fd)
 		switch {
 		case errors.Is(err, unix.ELOOP), errors.Is(err, unix.EXDEV):
-			return -1, fmt.Errorf("%s %w", where, ErrSymlink)
+			return -1, fmt.Errorf("%s is a %w", where, ErrSymlink)
 		case err != nil:
 			return -1, fmt.Errorf("open %s: %w", where, err)
 		}
@@ -117,10 +214,11 @@ func isSymlinkAt(dirfd int, name string) bool {
 	return unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK
 }
 
-// openat2 opens name beneath dirfd with symlinks refused, retrying when a
-// concurrent rename makes the kernel ask for it.
-func openat2(dirfd int, name string, flags int) (int, error) {
-	how := unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: beneath}
+// openat2 opens name under dirfd, resolved by resolve (beneath, or
+// noSymlinks), retrying when a concurrent rename makes the kernel ask for
+// it.
+func openat2(dirfd int, name string, flags int, resolve uint64) (int, error) {
+	how := unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: resolve}
 	for {
 		fd, err := unix.Openat2(dirfd, name, &how)
 		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
@@ -184,7 +282,7 @@ func createTemp(parent int, base string) (string, *os.File, error) {
 	prefix := "." + strings.TrimPrefix(base, ".") + ".tmp-"
 	for try := 0; ; try++ {
 		name := fmt.Sprintf("%s%d-%d", prefix, os.Getpid(), time.Now().UnixNano()+int64(try))
-		fd, err := openat2(parent, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW)
+		fd, err := openat2(parent, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW, beneath)
 		if errors.Is(err, unix.EEXIST) && try < 100 {
 			continue
 		}

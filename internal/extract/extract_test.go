@@ -59,9 +59,9 @@ func TestExtract(t *testing.T) {
 	}
 }
 
-// extractSource returns a directory source with a kernel at /.boot/kernel
-// and its resolved artifact set.
-func extractSource(t *testing.T) (*source.Dir, artifact.Set) {
+// extractSource returns a directory source with a kernel at /.boot/kernel,
+// its resolved artifact set and the directory.
+func extractSource(t *testing.T) (*source.Dir, artifact.Set, string) {
 	t.Helper()
 	root := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(root, ".boot"), 0o755); err != nil {
@@ -79,13 +79,13 @@ func extractSource(t *testing.T) (*source.Dir, artifact.Set) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return src, set
+	return src, set, root
 }
 
 // TestExtractRefusesSymlinkInDir plants symlinks in DIR, as a user who
 // owns DIR could, and checks that nothing is written through them.
 func TestExtractRefusesSymlinkInDir(t *testing.T) {
-	src, set := extractSource(t)
+	src, set, _ := extractSource(t)
 	t.Run("directory", func(t *testing.T) {
 		out, victim := t.TempDir(), t.TempDir()
 		if err := os.Symlink(victim, filepath.Join(out, ".boot")); err != nil {
@@ -124,4 +124,31 @@ func TestExtractRefusesSymlinkInDir(t *testing.T) {
 			t.Fatalf("extracted kernel: %v, %v; want a regular file replacing the link", fi, err)
 		}
 	})
+}
+
+// TestExtractRemovesTheDirItMade: a failure after Extract made DIR (the
+// artifact vanished from the source) removes DIR and what is in it; a
+// DIR that existed stays.
+func TestExtractRemovesTheDirItMade(t *testing.T) {
+	src, set, root := extractSource(t)
+	if err := os.Remove(filepath.Join(root, ".boot/kernel")); err != nil {
+		t.Fatal(err)
+	}
+	parent := t.TempDir()
+	out := filepath.Join(parent, "out")
+	if err := Extract(src, set, out, false, nil); err == nil {
+		t.Fatal("extract of a vanished kernel succeeded")
+	}
+	if entries, _ := os.ReadDir(parent); len(entries) != 0 {
+		t.Fatalf("a failed extract left %v beside it", entries)
+	}
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := Extract(src, set, out, false, nil); err == nil {
+		t.Fatal("extract of a vanished kernel succeeded")
+	}
+	if _, err := os.Stat(out); err != nil {
+		t.Fatalf("the existing DIR is gone after a failed extract: %v", err)
+	}
 }

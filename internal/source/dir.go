@@ -33,7 +33,7 @@ var _ Source = (*Dir)(nil)
 func OpenDir(root string) (*Dir, error) {
 	fd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open directory %s: %w", root, &os.PathError{Op: "open", Path: root, Err: err})
+		return nil, &os.PathError{Op: "open directory", Path: root, Err: err}
 	}
 	abs, err := filepath.Abs(root)
 	if err != nil {
@@ -84,10 +84,10 @@ func (d *Dir) Open(p string) (File, error) {
 	defer unix.Close(pathFd)
 	var st unix.Stat_t
 	if err := unix.Fstat(pathFd, &st); err != nil {
-		return nil, fmt.Errorf("stat %s in %s: %w", clean, d.root, err)
+		return nil, fmt.Errorf("stat %s: %w", clean, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, fmt.Errorf("%s in %s: %w (%s)", clean, d.root, ErrNotRegular, TypeName(fileMode(st.Mode)))
+		return nil, fmt.Errorf("%s: %w (%s)", clean, ErrNotRegular, TypeName(fileMode(st.Mode)))
 	}
 	fd, err := d.openat(clean, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY)
 	if err != nil {
@@ -96,7 +96,7 @@ func (d *Dir) Open(p string) (File, error) {
 	var st2 unix.Stat_t
 	if err := unix.Fstat(fd, &st2); err != nil || st2.Ino != st.Ino || st2.Dev != st.Dev {
 		unix.Close(fd)
-		return nil, fmt.Errorf("%s in %s changed while it was opened", clean, d.root)
+		return nil, fmt.Errorf("%s changed while it was opened", clean)
 	}
 	return &dirFile{f: os.NewFile(uintptr(fd), filepath.Join(d.root, clean))}, nil
 }
@@ -115,11 +115,11 @@ func (d *Dir) openat(clean string, flags int) (int, error) {
 		case errors.Is(err, unix.EINTR), errors.Is(err, unix.EAGAIN):
 			continue // openat2 asks for a retry when a rename raced the walk
 		case errors.Is(err, unix.ELOOP):
-			return -1, fmt.Errorf("resolve %s in %s: %w", clean, d.root, ErrLoop)
+			return -1, fmt.Errorf("resolve %s: %w", clean, ErrLoop)
 		case errors.Is(err, unix.EXDEV):
-			return -1, fmt.Errorf("resolve %s in %s: crosses a mount point", clean, d.root)
+			return -1, fmt.Errorf("resolve %s: crosses a mount point", clean)
 		default:
-			return -1, fmt.Errorf("resolve %s in %s: %w", clean, d.root, &os.PathError{Op: "open", Path: clean, Err: err})
+			return -1, fmt.Errorf("resolve %s: %w", clean, err)
 		}
 	}
 }
@@ -129,7 +129,7 @@ func (d *Dir) openat(clean string, flags int) (int, error) {
 func (d *Dir) info(fd int, requested string) (Info, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return Info{}, fmt.Errorf("stat %s in %s: %w", requested, d.root, err)
+		return Info{}, fmt.Errorf("stat %s: %w", requested, err)
 	}
 	resolved := requested
 	if host, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd)); err == nil {

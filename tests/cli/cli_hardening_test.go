@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/artifactfs/artifactfs/internal/artifact"
+	"github.com/artifactfs/artifactfs/internal/layout"
 	"github.com/artifactfs/artifactfs/tests/harness"
 )
 
@@ -35,7 +36,7 @@ func cliWithin(t *testing.T, limit time.Duration, args ...string) result {
 		t.Fatalf("artifactfs %s: still running after %s", strings.Join(args, " "), limit)
 	}
 	t.Logf("artifactfs %s: exit %d after %s", strings.Join(args, " "), cmd.ProcessState.ExitCode(), took)
-	return result{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
+	return checked(t, args, result{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String()})
 }
 
 type fileMap = map[string][]byte
@@ -119,8 +120,8 @@ func TestCLIMountRefusesSymlinkedMountpoint(t *testing.T) {
 func TestCLIHungMountBounded(t *testing.T) {
 	harness.RequireFUSE(t)
 	root := t.TempDir()
-	mnt := filepath.Join(root, "default", "hung")
-	if err := os.MkdirAll(mnt, 0o755); err != nil {
+	mnt, _, err := layout.MakeContainerDirs(root, "default", "hung") // status lists only marked paths
+	if err != nil {
 		t.Fatal(err)
 	}
 	dir := sampleTree(t, nil)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -54,7 +55,14 @@ type result struct {
 // cli runs artifactfs with args, bounded in time so a hang fails the test.
 func cli(t *testing.T, args ...string) result {
 	t.Helper()
+	return cliIn(t, "", args...)
+}
+
+// cliIn is cli in the working directory dir ("": the test's).
+func cliIn(t *testing.T, dir string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(artifactfsBin(t), args...)
+	cmd.Dir = dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -69,7 +77,41 @@ func cli(t *testing.T, args ...string) result {
 		<-done
 		t.Fatalf("artifactfs %s: hung for 60s", strings.Join(args, " "))
 	}
-	return result{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
+	return checked(t, args, result{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String()})
+}
+
+// checked returns r after checking what every failed run must keep: its
+// error line names each path once.
+func checked(t *testing.T, args []string, r result) result {
+	t.Helper()
+	if r.code != 0 {
+		if p := repeatedPath(r.stderr); p != "" {
+			t.Errorf("artifactfs %s: its error names %s more than once:\n%s", strings.Join(args, " "), p, r.stderr)
+		}
+	}
+	return r
+}
+
+// pathToken matches what reads as a path in an error line: a token with
+// a slash in it.
+var pathToken = regexp.MustCompile(`[^\s:"'(),=]*/[^\s:"'(),=]*`)
+
+// repeatedPath returns a path that the last line of stderr (the error
+// line) names more than once, "" when none does: wrapped errors must name
+// each path once ("open X: open X: ..." reads as two failures).
+func repeatedPath(stderr string) string {
+	lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+	seen := map[string]bool{}
+	for _, p := range pathToken.FindAllString(lines[len(lines)-1], -1) {
+		if p = strings.TrimRight(p, ".;"); len(p) < 3 {
+			continue // "/", "a/": too short to name a path
+		}
+		if seen[p] {
+			return p
+		}
+		seen[p] = true
+	}
+	return ""
 }
 
 // requireOneLineError checks the CLI's error contract: the wanted exit code

@@ -113,7 +113,8 @@ func TestCLIMountForegroundSIGTERM(t *testing.T) {
 	if harness.IsMounted(t, mnt) {
 		t.Fatal("still mounted after SIGTERM")
 	}
-	if !strings.Contains(stderr.String(), `"mode":"server"`) {
+	if !strings.Contains(stderr.String(), ` mode=server `) { // the text log line
+
 		t.Errorf("the log does not report the mode:\n%s", stderr.String())
 	}
 }
