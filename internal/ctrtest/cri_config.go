@@ -83,6 +83,11 @@ func criConfig(l layout, w string, o CRIOptions) (string, error) {
 		binDir = fmt.Sprintf("bin_dirs = [%s]", tomlString(filepath.Join(w, "cni", "bin")))
 	}
 	fmt.Fprintf(&b, "    [%s.cni]\n      conf_dir = %s\n      %s\n", runtime, tomlString(filepath.Join(w, "cni", "net.d")), binDir)
+	if l.legacyCRI {
+		// 1.7's runtimes table replaces its default, whose runc entry
+		// default_runtime_name still names: CRI fails to load without it.
+		fmt.Fprintf(&b, "    [%s.containerd.runtimes.runc]\n      runtime_type = 'io.containerd.runc.v2'\n", runtime)
+	}
 	for _, h := range o.Handlers {
 		h = h.withDefaults()
 		table := fmt.Sprintf("%s.containerd.runtimes.%s", runtime, tomlString(h.Name))

@@ -155,8 +155,15 @@ func (p *pod) remove(t *testing.T) {
 	p.removed = true
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := p.e.CRI.RemovePod(ctx, p.Pod); err != nil {
-		t.Errorf("remove pod: %v", err)
+	// As the kubelet does, retry a removal that fails (after a shim's
+	// death CRI may still be handling the sandbox's exit).
+	err := p.e.CRI.RemovePod(ctx, p.Pod)
+	for deadline := time.Now().Add(10 * time.Second); err != nil && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		err = p.e.CRI.RemovePod(ctx, p.Pod)
+	}
+	if err != nil {
+		t.Errorf("remove pod (retried for 10s): %v", err)
 	}
 	for _, l := range harness.Settle(10*time.Second, p.leftovers) {
 		t.Errorf("left behind by the pod: %s", l)
