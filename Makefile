@@ -74,7 +74,7 @@ compat-daemons: ## build containerd and ctr of every COMPAT_VERSIONS release int
 
 test-compat: deps compat-daemons ## the containerd compatibility suite on every COMPAT_VERSIONS release: a table case x version (pass/FAIL, time), also in COMPAT_TABLE
 	@mkdir -p $(dir $(COMPAT_TABLE))
-	@set -o pipefail; ARTIFACTFS_COMPAT_VERSIONS="$(COMPAT_VERSIONS)" ARTIFACTFS_COMPAT_TABLE=$(COMPAT_TABLE) \
+	@set -o pipefail; ARTIFACTFS_COMPAT_VERSIONS="$(COMPAT_VERSIONS)" ARTIFACTFS_COMPAT_TABLE=$(abspath $(COMPAT_TABLE)) \
 		$(GO) test -json -count=1 -timeout 60m -tags compat ./tests/compat | $(GO) run ./internal/testcount $(NOSKIPS); \
 		rc=$$?; cat $(COMPAT_TABLE) 2>/dev/null; exit $$rc
 
