@@ -10,6 +10,11 @@ APT_PACKAGES := fuse3 e2fsprogs util-linux runc qemu-system-x86 busybox-static
 CONTAINERD_VERSION := v2.4.2
 export ARTIFACTFS_CACHE ?= /var/cache/artifactfs-ci
 CONTAINERD_BIN := $(ARTIFACTFS_CACHE)/bin
+# make test-compat: the containerd releases it runs on (each built once into
+# $(ARTIFACTFS_CACHE)/containerd/<version>/bin by scripts/containerd.sh;
+# $(CONTAINERD_VERSION) is make deps's) and where it writes its table.
+COMPAT_VERSIONS ?= v1.7.35 v2.0.14 v2.1.9 v2.2.10 v2.3.7 $(CONTAINERD_VERSION)
+COMPAT_TABLE ?= .cache/compat-table.md
 FUZZTIME ?= 60s
 # Time the fuzzer may spend minimizing each new input (Go's default, 60s, left
 # a 15 s run fuzzing for 3 s of it).
@@ -26,7 +31,7 @@ GOTEST_COUNTED = set -o pipefail; ( $(GO) test -json -count=1 $(1) ./...; a=$$?;
 	cd artifactbind && $(GO) test -json -count=1 ./...; b=$$?; exit $$((a | b)) ) | $(GO) run ./internal/testcount $(NOSKIPS)
 
 .DEFAULT_GOAL := build
-.PHONY: help deps build test test-unit soak fuzz demo demo-k8s demo-mount bench vet clean
+.PHONY: help deps build test test-unit test-compat compat-daemons soak fuzz demo demo-k8s demo-mount bench vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -56,6 +61,7 @@ vet: ## go vet and gofmt (the product, artifactbind and the bench module)
 	$(GO) vet ./...
 	cd artifactbind && $(GO) vet ./...
 	cd bench && $(GO) vet ./...
+	$(GO) vet -tags compat ./tests/compat
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt needed" >&2; exit 1; }
 
 test-unit: ## every test that needs no root (as any user): go test -short; tests that need root skip, saying why
@@ -65,6 +71,15 @@ test-unit: ## every test that needs no root (as any user): go test -short; tests
 test: deps vet build ## every test (as root: FUSE, loop devices, a 20-cycle soak), counted: fails on a skip as root; plus a short fuzz run
 	@export SOAK_CYCLES=20 SOAK_SEED=$(SOAK_TEST_SEED); $(call GOTEST_COUNTED,-race -timeout 30m)
 	$(GO) test -run='^$$' -fuzz=FuzzImage -fuzztime=15s -fuzzminimizetime=$(FUZZMINIMIZETIME) ./blockreader
+
+compat-daemons: ## build containerd and ctr of every COMPAT_VERSIONS release into the cache, once (about 4 minutes each cold)
+	./scripts/containerd.sh $(filter-out $(CONTAINERD_VERSION),$(COMPAT_VERSIONS))
+
+test-compat: deps compat-daemons ## the containerd compatibility suite on every COMPAT_VERSIONS release: a table case x version (pass/FAIL, time), also in COMPAT_TABLE
+	@mkdir -p $(dir $(COMPAT_TABLE))
+	@set -o pipefail; ARTIFACTFS_COMPAT_VERSIONS="$(COMPAT_VERSIONS)" ARTIFACTFS_COMPAT_TABLE=$(abspath $(COMPAT_TABLE)) \
+		$(GO) test -json -count=1 -timeout 60m -tags compat ./tests/compat | $(GO) run ./internal/testcount $(NOSKIPS); \
+		rc=$$?; cat $(COMPAT_TABLE) 2>/dev/null; exit $$rc
 
 soak: deps ## chaos soak: SOAK_CYCLES (300) create/delete cycles with shim kills, containerd restarts and downtime, ENOSPC, reboots; gc must leave nothing (SOAK_SEED=n replays)
 	set -o pipefail; SOAK_CYCLES=$(SOAK_CYCLES) $(GO) test -count=1 -timeout 120m -v -run '^TestSoak$$' ./tests/soak | grep -vE '^ {8}(time=|\{)' # all but containerd's log

@@ -46,36 +46,48 @@ type CRIHandler struct {
 // ArtifactfsRuntime is the runtime_type of artifactfs's shim.
 const ArtifactfsRuntime = "io.containerd.artifactfs.v2"
 
-// criConfig is config(w) with CRI on, as CRIOptions describes.
-func criConfig(w string, o CRIOptions) (string, error) {
+// criConfig is config(l, w) with CRI on, as CRIOptions describes: 2.x's
+// split CRI plugins, or 1.7's one plugin.
+func criConfig(l layout, w string, o CRIOptions) (string, error) {
 	if o.PauseImage == "" {
 		return "", fmt.Errorf("cri config: no pause image")
 	}
-	var b strings.Builder
-	base := config(w)
-	// Only NRI stays off.
-	start := strings.Index(base, "disabled_plugins")
-	end := strings.Index(base, "[grpc]")
-	b.WriteString(base[:start])
-	b.WriteString("disabled_plugins = ['io.containerd.nri.v1.nri']\n")
-	b.WriteString(base[end:])
-
-	const grpc, images, runtime = "  [plugins.'io.containerd.grpc.v1.cri']\n",
-		"plugins.'io.containerd.cri.v1.images'", "plugins.'io.containerd.cri.v1.runtime'"
-	b.WriteString(grpc)
-	b.WriteString("    disable_tcp_service = true\n    stream_server_address = '127.0.0.1'\n    stream_server_port = '0'\n")
-	fmt.Fprintf(&b, "  [%s]\n    [%s.pinned_images]\n      sandbox = %s\n", images, images, tomlString(o.PauseImage))
 	for _, h := range o.Handlers {
-		h = h.withDefaults()
 		if h.Name == "" {
 			return "", fmt.Errorf("cri config: a handler without a name")
 		}
-		fmt.Fprintf(&b, "    [%s.runtime_platforms.%s]\n      platform = 'linux/amd64'\n      snapshotter = %s\n",
-			images, tomlString(h.Name), tomlString(h.Snapshotter))
 	}
-	fmt.Fprintf(&b, "  [%s]\n    restrict_oom_score_adj = true\n", runtime)
-	fmt.Fprintf(&b, "    [%s.cni]\n      conf_dir = %s\n      bin_dirs = [%s]\n", runtime,
-		tomlString(filepath.Join(w, "cni", "net.d")), tomlString(filepath.Join(w, "cni", "bin")))
+	var b strings.Builder
+	b.WriteString(config(l, w, []string{"io.containerd.nri.v1.nri"}))
+	const grpc = "plugins.'io.containerd.grpc.v1.cri'"
+	fmt.Fprintf(&b, "  [%s]\n", grpc)
+	b.WriteString("    disable_tcp_service = true\n    stream_server_address = '127.0.0.1'\n    stream_server_port = '0'\n")
+	// 1.7's one plugin holds it all; 2.x's images and runtime plugins
+	// hold their parts.
+	images, runtime := grpc, grpc
+	if l.legacyCRI {
+		fmt.Fprintf(&b, "    sandbox_image = %s\n", tomlString(o.PauseImage))
+	} else {
+		images, runtime = "plugins.'io.containerd.cri.v1.images'", "plugins.'io.containerd.cri.v1.runtime'"
+		fmt.Fprintf(&b, "  [%s]\n    [%s.pinned_images]\n      sandbox = %s\n", images, images, tomlString(o.PauseImage))
+		for _, h := range o.Handlers {
+			h = h.withDefaults()
+			fmt.Fprintf(&b, "    [%s.runtime_platforms.%s]\n      platform = 'linux/amd64'\n      snapshotter = %s\n",
+				images, tomlString(h.Name), tomlString(h.Snapshotter))
+		}
+		fmt.Fprintf(&b, "  [%s]\n", runtime)
+	}
+	b.WriteString("    restrict_oom_score_adj = true\n")
+	binDir := fmt.Sprintf("bin_dir = %s", tomlString(filepath.Join(w, "cni", "bin")))
+	if l.cniBinDirs {
+		binDir = fmt.Sprintf("bin_dirs = [%s]", tomlString(filepath.Join(w, "cni", "bin")))
+	}
+	fmt.Fprintf(&b, "    [%s.cni]\n      conf_dir = %s\n      %s\n", runtime, tomlString(filepath.Join(w, "cni", "net.d")), binDir)
+	if l.legacyCRI {
+		// 1.7's runtimes table replaces its default, whose runc entry
+		// default_runtime_name still names: CRI fails to load without it.
+		fmt.Fprintf(&b, "    [%s.containerd.runtimes.runc]\n      runtime_type = 'io.containerd.runc.v2'\n", runtime)
+	}
 	for _, h := range o.Handlers {
 		h = h.withDefaults()
 		table := fmt.Sprintf("%s.containerd.runtimes.%s", runtime, tomlString(h.Name))

@@ -26,7 +26,15 @@ type Options struct {
 	// the blockfile scratch file. Default: a new directory under os.TempDir,
 	// removed by Stop (kept short: unix socket paths are limited to 108 bytes).
 	Dir string
-	// BinDir holds containerd and containerd-shim-runc-v2. Default: Binaries().
+	// Version is the containerd release the daemon is ("v1.7.35"): it
+	// picks the config's layout (1.7 and 2.x spell it differently) and,
+	// when BinDir is empty, the binaries (VersionBinaries). Default
+	// ContainerdVersion.
+	Version string
+	// BinDir holds containerd and ctr of Version, and
+	// containerd-shim-runc-v2 unless the daemon should take ContainerdVersion's
+	// (Binaries()), which serves every release line. Default:
+	// VersionBinaries(Version).
 	BinDir string
 	// ExtraPath lists directories put on the daemon's PATH before BinDir, so
 	// that it finds more shims (e.g. containerd-shim-artifactfs-v2). Default none.
@@ -70,6 +78,8 @@ type Daemon struct {
 	Namespace string
 	// BinDir holds the daemon's binaries (ctr among them).
 	BinDir string
+	// Version is the daemon's containerd release (Options.Version).
+	Version string
 
 	client   *client.Client
 	cmd      *exec.Cmd
@@ -89,17 +99,32 @@ type Daemon struct {
 var runDirs = []string{"/run/containerd", "/run/containerd/s", "/run/containerd/runc", "/run/containerd/fifo"}
 
 // Start runs a private containerd configured as ENVIRONMENT.md describes
-// (config version 3, CRI and NRI off, blockfile on a small ext4 scratch
-// file, unpack platforms for overlayfs and blockfile) and returns once it
-// answers. It needs root. Call Stop when done, also when Start's caller fails.
+// (config version 3, or 2 for 1.7; CRI and NRI off, blockfile on a small
+// ext4 scratch file, unpack platforms for overlayfs and blockfile) and
+// returns once it answers. It needs root. Call Stop when done, also when Start's caller fails.
 func Start(ctx context.Context, opts Options) (_ *Daemon, err error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("start containerd: needs root")
 	}
+	if opts.Version == "" {
+		opts.Version = ContainerdVersion
+	}
+	lay, err := layoutFor(opts.Version)
+	if err != nil {
+		return nil, fmt.Errorf("start containerd: %w", err)
+	}
 	if opts.BinDir == "" {
-		if opts.BinDir, err = Binaries(); err != nil {
+		if opts.BinDir, err = VersionBinaries(opts.Version); err != nil {
 			return nil, err
 		}
+	}
+	pathDirs := append(append([]string{}, opts.ExtraPath...), opts.BinDir)
+	if _, err := os.Stat(filepath.Join(opts.BinDir, "containerd-shim-runc-v2")); err != nil {
+		runcShim, err := Binaries()
+		if err != nil {
+			return nil, err
+		}
+		pathDirs = append(pathDirs, runcShim)
 	}
 	if opts.Namespace == "" {
 		opts.Namespace = fmt.Sprintf("ctrtest-%d-%s", os.Getpid(), randomHex(3))
@@ -113,7 +138,7 @@ func Start(ctx context.Context, opts Options) (_ *Daemon, err error) {
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 30 * time.Second
 	}
-	d := &Daemon{Dir: opts.Dir, Namespace: opts.Namespace, BinDir: opts.BinDir, exited: make(chan struct{}), logLevel: opts.LogLevel}
+	d := &Daemon{Dir: opts.Dir, Namespace: opts.Namespace, BinDir: opts.BinDir, Version: opts.Version, exited: make(chan struct{}), logLevel: opts.LogLevel}
 	if d.Dir == "" {
 		if d.Dir, err = os.MkdirTemp("", "ctrd-"); err != nil {
 			return nil, fmt.Errorf("start containerd: %w", err)
@@ -152,9 +177,9 @@ func Start(ctx context.Context, opts Options) (_ *Daemon, err error) {
 	if err := makeScratch(scratch, opts.ScratchMiB); err != nil {
 		return nil, err
 	}
-	cfg := config(d.Dir)
+	cfg := config(lay, d.Dir, lay.criOff())
 	if opts.CRI != nil {
-		if cfg, err = criConfig(d.Dir, *opts.CRI); err != nil {
+		if cfg, err = criConfig(lay, d.Dir, *opts.CRI); err != nil {
 			return nil, err
 		}
 		if err := criDirs(d.Dir); err != nil {
@@ -164,7 +189,7 @@ func Start(ctx context.Context, opts Options) (_ *Daemon, err error) {
 	if err := os.WriteFile(d.ConfigPath, []byte(cfg), 0o644); err != nil {
 		return nil, fmt.Errorf("start containerd: %w", err)
 	}
-	path := strings.Join(append(append(append([]string{}, opts.ExtraPath...), opts.BinDir), os.Getenv("PATH")), ":")
+	path := strings.Join(append(pathDirs, os.Getenv("PATH")), ":")
 	d.env = append(append(os.Environ(), opts.Env...), "PATH="+path)
 	if err := d.launch(); err != nil {
 		return nil, err
@@ -258,36 +283,42 @@ func (d *Daemon) LogTail(n int64) string {
 	return string(b[:k])
 }
 
-// config is ENVIRONMENT.md's verified configuration; native and overlayfs
+// criOff are the plugins a daemon of layout l disables to run without
+// CRI; NRI stays off in every daemon.
+func (l layout) criOff() []string {
+	if l.legacyCRI {
+		return []string{"io.containerd.grpc.v1.cri", "io.containerd.nri.v1.nri"}
+	}
+	return []string{"io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images",
+		"io.containerd.cri.v1.runtime", "io.containerd.podsandbox.controller.v1.podsandbox",
+		"io.containerd.nri.v1.nri"}
+}
+
+// config is ENVIRONMENT.md's verified configuration in work directory w,
+// spelled for layout l, with the plugins disabled; native and overlayfs
 // need no section.
-func config(w string) string {
-	return fmt.Sprintf(`version = 3
-root = %[1]q
-state = %[2]q
-disabled_plugins = ['io.containerd.grpc.v1.cri', 'io.containerd.cri.v1.images',
-  'io.containerd.cri.v1.runtime', 'io.containerd.podsandbox.controller.v1.podsandbox',
-  'io.containerd.nri.v1.nri']
-[grpc]
-  address = %[3]q
-[ttrpc]
-  address = %[4]q
-[plugins]
-  [plugins.'io.containerd.internal.v1.opt']
-    path = %[5]q
-  [plugins.'io.containerd.snapshotter.v1.blockfile']
-    scratch_file = %[6]q
-    fs_type = 'ext4'
-    mount_options = []
-    recreate_scratch = true
-  [plugins.'io.containerd.transfer.v1.local']
-    [[plugins.'io.containerd.transfer.v1.local'.unpack_config]]
-      platform = "linux/amd64"
-      snapshotter = "overlayfs"
-    [[plugins.'io.containerd.transfer.v1.local'.unpack_config]]
-      platform = "linux/amd64"
-      snapshotter = "blockfile"
-`, filepath.Join(w, "root"), filepath.Join(w, "state"), filepath.Join(w, "containerd.sock"),
-		filepath.Join(w, "containerd.sock.ttrpc"), filepath.Join(w, "opt"), filepath.Join(w, "scratch.ext4"))
+func config(l layout, w string, disabled []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "version = %d\nroot = %q\nstate = %q\n", l.configVersion, filepath.Join(w, "root"), filepath.Join(w, "state"))
+	fmt.Fprintf(&b, "disabled_plugins = %s\n", tomlStrings(disabled))
+	fmt.Fprintf(&b, "[grpc]\n  address = %q\n[ttrpc]\n  address = %q\n",
+		filepath.Join(w, "containerd.sock"), filepath.Join(w, "containerd.sock.ttrpc"))
+	fmt.Fprintf(&b, "[plugins]\n  [plugins.'io.containerd.internal.v1.opt']\n    path = %q\n", filepath.Join(w, "opt"))
+	fmt.Fprintf(&b, "  [plugins.'io.containerd.snapshotter.v1.blockfile']\n    scratch_file = %q\n    fs_type = 'ext4'\n",
+		filepath.Join(w, "scratch.ext4"))
+	if l.blockfileLoop {
+		b.WriteString("    mount_options = ['loop']\n")
+	} else {
+		b.WriteString("    mount_options = []\n")
+	}
+	if l.recreateScratch {
+		b.WriteString("    recreate_scratch = true\n")
+	}
+	b.WriteString("  [plugins.'io.containerd.transfer.v1.local']\n")
+	for _, sn := range []string{"overlayfs", "blockfile"} {
+		fmt.Fprintf(&b, "    [[plugins.'io.containerd.transfer.v1.local'.unpack_config]]\n      platform = \"linux/amd64\"\n      snapshotter = %q\n", sn)
+	}
+	return b.String()
 }
 
 // makeScratch writes blockfile's empty ext4 scratch file.

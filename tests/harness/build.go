@@ -70,6 +70,24 @@ func (b *shimBuild) get(repo string) (string, error) {
 	return b.path, b.err
 }
 
+// CLIName is the artifactfs command-line tool.
+const CLIName = "artifactfs"
+
+var cli = shimBuild{dir: "cli"}
+
+// CLI builds cmd/artifactfs as it ships into
+// ctrtest.CacheDir()/cli-<checkout>, once per process, and returns the
+// binary's path, for tests that run `artifactfs gc` and `status` as an
+// operator does. repo is the repository's root directory; like ShimDir,
+// test packages running at the same time share the binary.
+func CLI(repo string) (string, error) {
+	cli.once.Do(func() {
+		cli.path = filepath.Join(ctrtest.CacheDir(), cli.dir+"-"+checkout(repo))
+		cli.err = build(repo, cli.path, CLIName, "./cmd/"+CLIName)
+	})
+	return filepath.Join(cli.path, CLIName), cli.err
+}
+
 // UruncShapedName is the test runtime of tests/urunc-shaped.
 const UruncShapedName = "urunc-shaped"
 
