@@ -144,7 +144,7 @@ func newPodEnv(v string) (_ *podEnv, err error) {
 		return nil, err
 	}
 	e.runcLog = filepath.Join(e.work, "runc-wrapper.log")
-	wrapper, err := e.writeRuncWrapper()
+	wrapper, err := harness.RuncWrapper(e.work, e.runcLog)
 	if err != nil {
 		return nil, err
 	}
@@ -168,38 +168,11 @@ func newPodEnv(v string) (_ *podEnv, err error) {
 	return e, e.importImages()
 }
 
-// writeRuncWrapper writes the script optsHandler's BinaryName names.
-func (e *podEnv) writeRuncWrapper() (string, error) {
-	runc, err := exec.LookPath("runc")
-	if err != nil {
-		return "", fmt.Errorf("runc wrapper: %w", err)
-	}
-	p := filepath.Join(e.work, "runc-wrapper")
-	script := fmt.Sprintf("#!/bin/sh\necho \"$*\" >> %q\nexec %q \"$@\"\n", e.runcLog, runc)
-	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
-		return "", fmt.Errorf("runc wrapper: %w", err)
-	}
-	return p, nil
-}
-
 // importImages builds and imports the pause, app and sidecar images.
 func (e *podEnv) importImages() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	entry, err := harness.Entrypoint()
-	if err != nil {
-		return err
-	}
-	e.Kernel = testimage.Payload(61, 3<<20+321)
-	e.Initrd = testimage.Payload(62, 500<<10+7)
-	app, err := ctrtest.SampleImage(appImage, e.Kernel, e.Initrd, entry, nil)
-	if err != nil {
-		return err
-	}
-	e.Config = app.Files[ctrtest.SampleConfigPath].Data
-	sidecar := ctrtest.ImageSpec{Name: sidecarImage, Entrypoint: []string{ctrtest.SampleEntryPath},
-		Files: map[string]ctrtest.File{ctrtest.SampleEntryPath: {Data: entry, Mode: 0o755}}}
-	return e.ImportCRI(ctx, ctrtest.PauseImage(entry), app, sidecar)
+	return e.ImportPodImages(ctx, appImage, sidecarImage, 61)
 }
 
 // shimProcesses lists the daemon's artifactfs shims still running.

@@ -3,9 +3,7 @@ package cri
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -125,7 +123,7 @@ func startEnv(o envOptions) (_ *criEnv, err error) {
 		return nil, err
 	}
 	e.RuncLog = filepath.Join(e.work, "runc-wrapper.log")
-	wrapper, err := e.writeRuncWrapper()
+	wrapper, err := harness.RuncWrapper(e.work, e.RuncLog)
 	if err != nil {
 		return nil, err
 	}
@@ -148,38 +146,11 @@ func startEnv(o envOptions) (_ *criEnv, err error) {
 	return e, e.importImages()
 }
 
-// writeRuncWrapper writes the script optsHandler's BinaryName names.
-func (e *criEnv) writeRuncWrapper() (string, error) {
-	runc, err := exec.LookPath("runc")
-	if err != nil {
-		return "", fmt.Errorf("runc wrapper: %w", err)
-	}
-	p := filepath.Join(e.work, "runc-wrapper")
-	script := fmt.Sprintf("#!/bin/sh\necho \"$*\" >> %q\nexec %q \"$@\"\n", e.RuncLog, runc)
-	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
-		return "", fmt.Errorf("runc wrapper: %w", err)
-	}
-	return p, nil
-}
-
 // importImages builds and imports the pause, app and sidecar images.
 func (e *criEnv) importImages() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	entry, err := harness.Entrypoint()
-	if err != nil {
-		return err
-	}
-	e.Kernel = testimage.Payload(41, 3<<20+321)
-	e.Initrd = testimage.Payload(42, 500<<10+7)
-	app, err := ctrtest.SampleImage(appImage, e.Kernel, e.Initrd, entry, nil)
-	if err != nil {
-		return err
-	}
-	e.Config = app.Files[ctrtest.SampleConfigPath].Data
-	sidecar := ctrtest.ImageSpec{Name: sidecarImage, Entrypoint: []string{ctrtest.SampleEntryPath},
-		Files: map[string]ctrtest.File{ctrtest.SampleEntryPath: {Data: entry, Mode: 0o755}}}
-	return e.ImportCRI(ctx, ctrtest.PauseImage(entry), app, sidecar)
+	return e.ImportPodImages(ctx, appImage, sidecarImage, 41)
 }
 
 // stop stops the env (harness.Env.Stop) and removes the work dir.
